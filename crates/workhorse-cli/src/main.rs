@@ -1,0 +1,2 @@
+//! The `workhorse` command line.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Workhorse Rust SDK: Client (enqueue, status, result, cancel) and Worker (run typed tasks).

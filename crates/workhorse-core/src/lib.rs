@@ -1,0 +1,25 @@
+//! The Workhorse domain, with no I/O.
+//!
+//! - [`state`]: the job states and the one table of legal transitions every store obeys.
+//! - [`job`]: the job, its identifiers, its payloads and what a new job asks for.
+//! - [`retry`]: the retry policy (exponential backoff with cap and full jitter) and the
+//!   decisions taken when an attempt fails or a lease is lost.
+//! - [`queue`]: queue names and per-queue controls (pause, max running, rate limit).
+//! - [`clock`]: the injected clock; nothing else reads the wall clock.
+//! - [`limits`]: every named limit on input.
+
+pub mod clock;
+pub mod job;
+pub mod limits;
+pub mod queue;
+pub mod retry;
+pub mod state;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use job::{AttemptError, Job, JobId, Json, Lease, LeaseId, NewJob, Progress};
+pub use queue::{QueueConfig, RateLimit};
+pub use retry::{Backoff, FailureReport, LeaseLoss, Outcome};
+pub use state::{JobState, Transition};
+
+/// A point in time, microsecond precision (the precision stores keep).
+pub type Timestamp = jiff::Timestamp;

@@ -1,0 +1,1 @@
+//! Workhorse services over a Store: dispatcher, scheduler, rescuer, cleaner, events.

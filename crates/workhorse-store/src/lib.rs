@@ -1,0 +1,116 @@
+//! The storage contract of Workhorse.
+//!
+//! A [`Store`] keeps jobs and queues. Each method is one named transition of the job state
+//! machine (see [`workhorse_core::state`]), runs as one atomic operation, takes one Params
+//! struct that carries `now`, and is *guarded*: it changes a job only if the job is in a legal
+//! source state (and, for a leased job, only under the caller's lease), and reports what it
+//! changed. Races are settled by the database, never by luck.
+//!
+//! Durability: a method that changes state returns only after its transaction committed
+//! (stores may group many calls into one commit; none is answered before that commit).
+//!
+//! [`conformance`] holds the suite every store passes; a store crate runs it with
+//! [`conformance_tests!`].
+
+pub mod conformance;
+mod params;
+
+pub use params::*;
+
+use async_trait::async_trait;
+use workhorse_core::{Job, JobId, Timestamp};
+
+/// Why a store call failed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The caller asked for something the store refuses (e.g. a batch over its limit).
+    #[error("{0}")]
+    Invalid(String),
+    /// The database cannot be reached or is shutting down; the call may be retried.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a bug or a corrupt database.
+    #[error("store error: {0}")]
+    Internal(String),
+}
+
+/// The storage contract. See the crate docs for the rules every method follows.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Inserts new jobs, all or none. A job whose `key` is held by an existing job (see
+    /// [`Job::holds_key`]) is not inserted: the holder is returned with `created: false`.
+    /// Two jobs in one batch with the same key: the first wins, the second gets it back.
+    /// New jobs start `ready`, or `scheduled` when their `run_at` is after `now`.
+    async fn job_insert_many(
+        &self,
+        params: JobInsertManyParams,
+    ) -> Result<Vec<Inserted>, StoreError>;
+
+    /// One job, in any state.
+    async fn job_get(&self, id: JobId) -> Result<Option<Job>, StoreError>;
+
+    /// Jobs matching a filter, newest first, paginated by cursor.
+    async fn job_list(&self, params: JobListParams) -> Result<JobPage, StoreError>;
+
+    /// `ready → running` (Start) for up to `max` jobs of the named queues, highest priority
+    /// first, FIFO among equals. Guards: the queue is not paused, its `max_running` and
+    /// rate limit leave room, the job's concurrency key has room, and the job has not
+    /// expired (an expired one found here is moved to `expired` instead). Each started job
+    /// gets a new lease for `worker`, its `attempt` counted, and `started_at = now`.
+    async fn job_fetch_available(&self, params: JobFetchParams) -> Result<Vec<Job>, StoreError>;
+
+    /// Extends the leases of running jobs and records progress. A beat whose job is not
+    /// `running` under the named lease gets `None` (the lease is lost: stop the job).
+    async fn job_heartbeat_many(
+        &self,
+        params: JobHeartbeatManyParams,
+    ) -> Result<Vec<Option<HeartbeatOutcome>>, StoreError>;
+
+    /// Completions and failures of running jobs, each guarded by its lease: `running →
+    /// succeeded` (Complete) for a result; for a failure, the transition
+    /// [`workhorse_core::retry::on_failure`] decides (Retry, Bury or Cancel). Each item
+    /// is settled on its own; a refused one does not stop the others.
+    async fn job_ack_many(&self, params: JobAckManyParams) -> Result<Vec<AckOutcome>, StoreError>;
+
+    /// Running jobs handed back unstarted by their worker (graceful shutdown): `running →
+    /// ready` (Release), the attempt not counted. Guarded by lease; returns the released jobs.
+    async fn job_release_many(&self, params: JobReleaseManyParams) -> Result<Vec<Job>, StoreError>;
+
+    /// Cancel: `scheduled | ready → cancelled` at once; a `running` job gets
+    /// `cancel_requested` (its worker learns it on the next heartbeat and stops; the job
+    /// then becomes `cancelled`). `None` if the job does not exist; a finished job is
+    /// returned unchanged.
+    async fn job_cancel(&self, params: JobCancelParams) -> Result<Option<Job>, StoreError>;
+
+    /// Redrive: `dead | cancelled | expired → ready` (Redrive) with a fresh set of
+    /// attempts, errors kept. By id or by filter; returns the redriven jobs.
+    async fn job_redrive(&self, params: JobRedriveParams) -> Result<Vec<Job>, StoreError>;
+
+    /// Time-driven moves, oldest first, up to `limit` of each: `scheduled → ready`
+    /// (Promote) for jobs whose `run_at ≤ now`, and `scheduled | ready → expired` (Expire)
+    /// for jobs whose `expires_at ≤ now`.
+    async fn job_promote_due(
+        &self,
+        params: JobPromoteDueParams,
+    ) -> Result<PromoteOutcome, StoreError>;
+
+    /// The earliest `run_at` of a `scheduled` job, or earliest `expires_at` of a waiting
+    /// one, whichever is sooner: when the scheduler must next wake.
+    async fn job_next_due(&self) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Lost leases: `running` jobs whose lease ended at or before `now` (or, with `worker`
+    /// set, every running job of that worker). Each follows
+    /// [`workhorse_core::retry::on_lease_lost`]: Rescue to `ready` with the attempt counted
+    /// and a `LeaseExpired`/`TimeLimitExceeded`/`WorkerLost` error recorded, Bury, or Cancel.
+    async fn job_rescue_expired(&self, params: JobRescueParams) -> Result<Vec<Job>, StoreError>;
+
+    /// Retention: deletes up to `limit` jobs that finished before `finished_before`.
+    async fn job_delete_finished(&self, params: JobDeleteFinishedParams)
+    -> Result<u64, StoreError>;
+
+    /// Every known queue (those with jobs or settings) with its controls and counts.
+    async fn queue_list(&self, params: QueueListParams) -> Result<Vec<QueueInfo>, StoreError>;
+
+    /// Changes a queue's controls, creating the queue if needed; returns its new state.
+    async fn queue_update(&self, params: QueueUpdateParams) -> Result<QueueInfo, StoreError>;
+}

@@ -1,0 +1,1 @@
+//! Test helpers: temp SQLite stores, spawning the real binary, job factories.
