@@ -68,9 +68,46 @@ impl fmt::Display for LeaseId {
 }
 
 /// A JSON document kept as the producer sent it: stored and returned without re-parsing.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(transparent)]
 pub struct Json(pub Box<RawValue>);
+
+/// `serde_json`'s marker for raw values; its deserializers answer it with the raw text.
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+/// Raw text where the deserializer offers it (`serde_json` reading a body: no re-parse);
+/// otherwise, as inside internally tagged enums whose content serde buffers, the value is
+/// read and written back as text. A derived `Box<RawValue>` fails on buffered content.
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_newtype_struct(RAW_VALUE_TOKEN, JsonVisitor)
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> serde::de::Visitor<'de> for JsonVisitor {
+    type Value = Json;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    /// `serde_json`'s raw path: a one-entry map holding the raw text.
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Json, A::Error> {
+        let deserializer = serde::de::value::MapAccessDeserializer::new(map);
+        Box::<RawValue>::deserialize(deserializer).map(Json)
+    }
+
+    /// Buffered content: read the value, write it back as text.
+    fn visit_newtype_struct<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Json, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Json::from_value(&value).map_err(serde::de::Error::custom)
+    }
+}
 
 impl Json {
     /// Wraps already-valid JSON text.
@@ -381,6 +418,23 @@ mod tests {
 
     fn ts(secs: i64) -> Timestamp {
         Timestamp::from_second(secs).expect("valid")
+    }
+
+    #[test]
+    fn json_keeps_raw_text_and_survives_internally_tagged_enums() {
+        #[derive(Deserialize)]
+        #[serde(tag = "type")]
+        enum Tagged {
+            Carry { payload: Json },
+        }
+        let raw: Json = serde_json::from_str(r#"{"a":  [1, 2]}"#).expect("raw");
+        assert_eq!(raw.get(), r#"{"a":  [1, 2]}"#, "the text is kept as sent");
+        let tagged: Tagged =
+            serde_json::from_str(r#"{"type":"Carry","payload":{"a":[1,2]}}"#).expect("tagged");
+        let Tagged::Carry { payload } = tagged;
+        assert_eq!(payload.get(), r#"{"a":[1,2]}"#);
+        let from_value: Json = serde_json::from_value(serde_json::json!([true])).expect("value");
+        assert_eq!(from_value.get(), "[true]");
     }
 
     #[test]

@@ -1,1 +1,191 @@
-//! Workhorse services over a Store: dispatcher, scheduler, rescuer, cleaner, events.
+//! Workhorse services over a [`Store`]: the dispatcher (readiness signals and long-poll
+//! fetch), the scheduler, the rescuer (lease reaper), the cleaner, and job events.
+//!
+//! [`Engine`] is what HTTP handlers and worker sessions call: each method validates its
+//! input, makes one store call, then announces what changed. Announcing is what keeps job
+//! start latency low: whatever makes a job fetchable (an insert, a promotion, a retry, a
+//! rescue, a release, a redrive, a queue resumed, a running job finishing) wakes the waiting
+//! fetchers of that queue at once, so no fetch ever sleeps on a timer when work is ready.
+//!
+//! The background services ([`Scheduler`], [`Rescuer`], [`Cleaner`]) each have
+//! `run(shutdown)` and a `run_once(now)` that tests call with a manual clock;
+//! [`Engine::start`] spawns them.
+
+mod config;
+mod error;
+mod events;
+mod jobs;
+mod services;
+mod signal;
+mod work;
+
+pub use config::EngineConfig;
+pub use error::EngineError;
+pub use events::JobEvent;
+pub use services::{Cleaner, Rescuer, Scheduler};
+pub use signal::ReadyWaiter;
+pub use work::FetchSpec;
+
+use signal::{FinishWaiters, ReadySignal, ScheduleHint};
+use std::collections::{BTreeSet, HashSet};
+use std::sync::{Arc, RwLock};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use workhorse_core::{Clock, Job, JobId, JobState, Timestamp};
+use workhorse_store::Store;
+
+/// The engine: a cheap-to-clone handle on the store, the clock and the wake-up signals.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: EngineConfig,
+    ready: ReadySignal,
+    schedule: ScheduleHint,
+    finished: FinishWaiters,
+    events: broadcast::Sender<JobEvent>,
+    /// Queues with `max_running`: a job of theirs finishing makes room for another.
+    limited_queues: RwLock<HashSet<String>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine over `store`, reading time from `clock`. Call [`Engine::start`] to run its
+    /// background services.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: EngineConfig) -> Self {
+        let (events, _) = broadcast::channel(config.event_capacity.max(1));
+        Engine {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                config,
+                ready: ReadySignal::default(),
+                schedule: ScheduleHint::default(),
+                finished: FinishWaiters::default(),
+                events,
+                limited_queues: RwLock::new(HashSet::new()),
+            }),
+        }
+    }
+
+    /// Spawns the scheduler, rescuer and cleaner; they stop when `shutdown` is cancelled.
+    /// Await the returned tracker's `wait()` for a graceful end.
+    pub fn start(&self, shutdown: &CancellationToken) -> TaskTracker {
+        let tracker = TaskTracker::new();
+        tracker.spawn(self.scheduler().run(shutdown.clone()));
+        tracker.spawn(self.rescuer().run(shutdown.clone()));
+        tracker.spawn(self.cleaner().run(shutdown.clone()));
+        tracker.close();
+        tracker
+    }
+
+    /// The scheduler service (promotes due jobs, expires stale ones).
+    pub fn scheduler(&self) -> Scheduler {
+        Scheduler::new(self.clone())
+    }
+
+    /// The rescuer service (takes back expired leases).
+    pub fn rescuer(&self) -> Rescuer {
+        Rescuer::new(self.clone())
+    }
+
+    /// The cleaner service (deletes finished jobs past retention).
+    pub fn cleaner(&self) -> Cleaner {
+        Cleaner::new(self.clone())
+    }
+
+    /// The engine's settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// The current time, from the injected clock.
+    pub fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// The store the engine works on.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// Every job state change from now on. A receiver that falls more than
+    /// [`EngineConfig::event_capacity`] events behind skips ahead (`Lagged`).
+    pub fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// A waiter that wakes when one of `queues` may have a job to fetch.
+    pub fn ready_waiter(&self, queues: &[String]) -> ReadyWaiter {
+        self.inner.ready.waiter(queues)
+    }
+
+    /// How many fetchers wait on `queue` right now.
+    pub fn ready_waiters(&self, queue: &str) -> usize {
+        self.inner.ready.waiters(queue)
+    }
+
+    /// How many result long-polls wait on job `id` right now.
+    pub fn result_waiters(&self, id: JobId) -> usize {
+        self.inner.finished.count(id)
+    }
+
+    /// Announces jobs whose state a committed store call changed: broadcasts events and
+    /// wakes whoever can act on the new states.
+    fn observe<'a>(&self, jobs: impl IntoIterator<Item = &'a Job>) {
+        let broadcast = self.inner.events.receiver_count() > 0;
+        let mut wake = BTreeSet::new();
+        for job in jobs {
+            if broadcast {
+                // No receiver left is not an error: events are for whoever listens.
+                let _ = self.inner.events.send(JobEvent::of(job));
+            }
+            match job.state {
+                JobState::Ready => {
+                    wake.insert(job.queue.as_str());
+                }
+                JobState::Scheduled => self.inner.schedule.due_at(job.run_at),
+                state if state.is_terminal() => {
+                    self.inner.finished.finished(job.id);
+                    if job.concurrency_key.is_some() || self.is_limited(&job.queue) {
+                        wake.insert(job.queue.as_str());
+                    }
+                }
+                _ => {}
+            }
+        }
+        for queue in wake {
+            self.inner.ready.notify(queue);
+        }
+    }
+
+    fn is_limited(&self, queue: &str) -> bool {
+        self.inner
+            .limited_queues
+            .read()
+            .is_ok_and(|set| set.contains(queue))
+    }
+
+    fn set_limited(&self, queue: &str, limited: bool) {
+        let Ok(mut set) = self.inner.limited_queues.write() else {
+            return;
+        };
+        if limited {
+            set.insert(queue.to_owned());
+        } else {
+            set.remove(queue);
+        }
+    }
+}

@@ -1,1 +1,73 @@
-//! The Workhorse HTTP server: API under /v1, worker sessions, OpenAPI document.
+//! The Workhorse HTTP server: the JSON API under `/v1`, the WebSocket worker session, the
+//! `OpenAPI` document, and `serve` (what `workhorse serve` runs).
+//!
+//! Handlers are thin: they parse ([`extract`]), call the [`Engine`], and map the answer;
+//! every error becomes problem+json in one file ([`error`]).
+
+pub mod error;
+pub mod extract;
+mod openapi;
+mod routes;
+mod serve;
+mod ws;
+
+pub use error::ApiError;
+pub use openapi::ApiDoc;
+pub use serve::{ServeOptions, ServerError, run, serve};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tokio_util::sync::CancellationToken;
+use tower_http::trace::TraceLayer;
+use workhorse_core::limits;
+use workhorse_engine::Engine;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest request body (and WebSocket message) accepted, in bytes; default 1 MiB.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_body_bytes: limits::DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub(crate) struct AppState {
+    pub(crate) engine: Engine,
+    pub(crate) config: ServerConfig,
+    /// Cancelled when the server shuts down: long-polls answer early, sessions close.
+    pub(crate) shutdown: CancellationToken,
+}
+
+/// The whole API as a router. Long-polls and worker sessions it serves end only by
+/// themselves; [`run`] also ends them at shutdown.
+pub fn router(engine: Engine, config: ServerConfig) -> Router {
+    router_with_shutdown(engine, config, CancellationToken::new())
+}
+
+pub(crate) fn router_with_shutdown(
+    engine: Engine,
+    config: ServerConfig,
+    shutdown: CancellationToken,
+) -> Router {
+    let body_limit = DefaultBodyLimit::max(config.max_body_bytes);
+    let state = AppState {
+        engine,
+        config,
+        shutdown,
+    };
+    routes::api()
+        .route("/v1/workers/connect", axum::routing::get(ws::connect))
+        .fallback(routes::health::unknown_route)
+        .method_not_allowed_fallback(routes::health::method_not_allowed)
+        .layer(body_limit)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

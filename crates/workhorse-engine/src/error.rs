@@ -1,0 +1,44 @@
+//! What an engine call can fail with.
+
+use workhorse_core::job::InvalidJob;
+use workhorse_core::{JobId, JobState};
+use workhorse_store::StoreError;
+
+/// Why an engine call failed. Every variant but [`EngineError::Store`] is caused by the
+/// caller's input and changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A field breaks a rule; `field` names it as the HTTP API spells it.
+    #[error(transparent)]
+    Invalid(#[from] InvalidJob),
+    /// A batch holds more items than the named limit allows.
+    #[error("{what} holds {size} items; the limit is {limit}")]
+    TooMany {
+        what: &'static str,
+        size: usize,
+        limit: usize,
+    },
+    /// No job has this id.
+    #[error("no job with id {0}")]
+    UnknownJob(JobId),
+    /// The job is not running under the lease named (it was rescued, finished or leased
+    /// again): the caller must stop working on it.
+    #[error(
+        "job {0} is not running under this lease_id (the lease expired or the job finished); nothing was changed"
+    )]
+    LeaseLost(JobId),
+    /// A retry (redrive) of a job that is not dead, cancelled or expired.
+    #[error("job {id} is {state}; only dead, cancelled or expired jobs can be retried")]
+    NotRedrivable { id: JobId, state: JobState },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An [`InvalidJob`] for `field`.
+pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> EngineError {
+    EngineError::Invalid(InvalidJob {
+        field,
+        message: message.into(),
+    })
+}

@@ -1,0 +1,185 @@
+//! The producer's side of the engine: enqueue, read, cancel, redrive, queue controls.
+
+use crate::error::invalid;
+use crate::{Engine, EngineError};
+use workhorse_core::queue::validate_queue_name;
+use workhorse_core::{Job, JobId, NewJob, Transition, limits};
+use workhorse_store::{
+    Inserted, JobCancelParams, JobInsertManyParams, JobListParams, JobPage, JobRedriveParams,
+    QueueInfo, QueueListParams, QueueUpdateParams, RedriveSelector,
+};
+
+impl Engine {
+    /// Enqueues jobs atomically, all or none (at most [`limits::MAX_BATCH`]). A job whose
+    /// unique key is held comes back as the holder with `created: false`. Answered only
+    /// after the store committed (durable).
+    pub async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<Vec<Inserted>, EngineError> {
+        if jobs.len() > limits::MAX_BATCH {
+            return Err(EngineError::TooMany {
+                what: "the batch",
+                size: jobs.len(),
+                limit: limits::MAX_BATCH,
+            });
+        }
+        for job in &jobs {
+            job.validate()?;
+        }
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let params = JobInsertManyParams {
+            now: self.now(),
+            jobs,
+        };
+        let inserted = self.inner.store.job_insert_many(params).await?;
+        self.observe(inserted.iter().filter(|i| i.created).map(|i| &i.job));
+        Ok(inserted)
+    }
+
+    /// One job, in any state.
+    pub async fn get(&self, id: JobId) -> Result<Job, EngineError> {
+        self.inner
+            .store
+            .job_get(id)
+            .await?
+            .ok_or(EngineError::UnknownJob(id))
+    }
+
+    /// A page of jobs matching the filters, newest first.
+    pub async fn list(&self, params: JobListParams) -> Result<JobPage, EngineError> {
+        if !(1..=limits::MAX_PAGE).contains(&params.limit) {
+            return Err(invalid(
+                "limit",
+                format!("limit must be between 1 and {}", limits::MAX_PAGE),
+            ));
+        }
+        if let Some(queue) = &params.queue {
+            validate_queue_name(queue)?;
+        }
+        Ok(self.inner.store.job_list(params).await?)
+    }
+
+    /// Cancels a job: a waiting one at once, a running one on its worker's next heartbeat.
+    /// A finished job comes back unchanged.
+    pub async fn cancel(&self, id: JobId) -> Result<Job, EngineError> {
+        let params = JobCancelParams {
+            now: self.now(),
+            id,
+        };
+        let job = self
+            .inner
+            .store
+            .job_cancel(params)
+            .await?
+            .ok_or(EngineError::UnknownJob(id))?;
+        tracing::info!(job_id = %id, state = %job.state, "job cancel");
+        self.observe([&job]);
+        Ok(job)
+    }
+
+    /// Runs one dead, cancelled or expired job again with a fresh set of attempts.
+    pub async fn retry(&self, id: JobId) -> Result<Job, EngineError> {
+        let current = self.get(id).await?;
+        if !Transition::Redrive.allowed_from(current.state) {
+            return Err(EngineError::NotRedrivable {
+                id,
+                state: current.state,
+            });
+        }
+        let mut redriven = self.redrive(RedriveSelector::Ids(vec![id])).await?;
+        match redriven.pop() {
+            Some(job) => Ok(job),
+            // Another call changed the job between the read and the redrive.
+            None => Err(EngineError::NotRedrivable {
+                id,
+                state: self.get(id).await?.state,
+            }),
+        }
+    }
+
+    /// Runs dead (or cancelled, expired) jobs again, by ids or by filter.
+    pub async fn redrive(&self, selector: RedriveSelector) -> Result<Vec<Job>, EngineError> {
+        check_redrive(&selector)?;
+        let params = JobRedriveParams {
+            now: self.now(),
+            selector,
+        };
+        let jobs = self.inner.store.job_redrive(params).await?;
+        tracing::info!(count = jobs.len(), "jobs redriven");
+        self.observe(&jobs);
+        Ok(jobs)
+    }
+
+    /// Whether the store answers (a cheap read), for readiness probes.
+    pub async fn ping(&self) -> Result<(), EngineError> {
+        self.inner.store.job_next_due().await?;
+        Ok(())
+    }
+
+    /// Every known queue with its controls and counts.
+    pub async fn queues(&self) -> Result<Vec<QueueInfo>, EngineError> {
+        let params = QueueListParams { now: self.now() };
+        let queues = self.inner.store.queue_list(params).await?;
+        for queue in &queues {
+            self.set_limited(&queue.config.name, queue.config.max_running.is_some());
+        }
+        Ok(queues)
+    }
+
+    /// Changes a queue's controls (creating it if needed). Resuming or raising a limit
+    /// wakes the queue's waiting workers.
+    pub async fn queue_update(&self, params: QueueUpdateParams) -> Result<QueueInfo, EngineError> {
+        validate_queue_name(&params.name)?;
+        if let Some(Some(rate)) = &params.rate_limit {
+            rate.validate()?;
+        }
+        if params.max_running == Some(Some(0)) {
+            return Err(invalid(
+                "max_running",
+                "max_running must be at least 1 (pause the queue to stop it instead)",
+            ));
+        }
+        let queue = self.inner.store.queue_update(params).await?;
+        let name = &queue.config.name;
+        tracing::info!(queue = %name, paused = queue.config.paused, "queue updated");
+        self.set_limited(name, queue.config.max_running.is_some());
+        self.inner.ready.notify(name);
+        Ok(queue)
+    }
+}
+
+fn check_redrive(selector: &RedriveSelector) -> Result<(), EngineError> {
+    match selector {
+        RedriveSelector::Ids(ids) if ids.len() > limits::MAX_BATCH => Err(EngineError::TooMany {
+            what: "ids",
+            size: ids.len(),
+            limit: limits::MAX_BATCH,
+        }),
+        RedriveSelector::Ids(_) => Ok(()),
+        RedriveSelector::Filter {
+            queue,
+            task: _,
+            state,
+            limit,
+        } => {
+            if let Some(queue) = queue {
+                validate_queue_name(queue)?;
+            }
+            if let Some(state) = state
+                && !Transition::Redrive.allowed_from(*state)
+            {
+                return Err(invalid(
+                    "state",
+                    format!("cannot redrive {state} jobs; only dead, cancelled or expired"),
+                ));
+            }
+            if !(1..=limits::MAX_BATCH as u32).contains(limit) {
+                return Err(invalid(
+                    "limit",
+                    format!("limit must be between 1 and {}", limits::MAX_BATCH),
+                ));
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! The worker's side of the engine: fetch (long-poll), heartbeats, acks, releases, and
+//! waiting for a job to finish.
+
+use crate::error::invalid;
+use crate::signal::FinishWaiters;
+use crate::{Engine, EngineError};
+use std::time::Duration;
+use tokio::time::Instant;
+use workhorse_core::queue::{DEFAULT_QUEUE, validate_queue_name};
+use workhorse_core::retry::MAX_BACKOFF_MS;
+use workhorse_core::{Job, JobId, LeaseId, Progress, limits};
+use workhorse_store::{
+    Ack, AckKind, AckOutcome, AckRefusal, Beat, HeartbeatOutcome, JobAckManyParams, JobFetchParams,
+    JobHeartbeatManyParams, JobReleaseManyParams, JobRescueParams,
+};
+
+struct PruneOnDrop<'a>(&'a FinishWaiters, JobId);
+
+impl Drop for PruneOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.prune(self.1);
+    }
+}
+
+/// What a worker asks of [`Engine::fetch`].
+#[derive(Debug, Clone)]
+pub struct FetchSpec {
+    /// The worker's name, recorded on its leases.
+    pub worker: String,
+    /// Queues to take jobs from; empty means `default`.
+    pub queues: Vec<String>,
+    /// At most this many jobs (1 to [`limits::MAX_FETCH`]).
+    pub max: u32,
+    /// How long to wait for a job when none is ready (at most [`limits::MAX_WAIT_MS`]).
+    pub wait: Duration,
+}
+
+impl FetchSpec {
+    /// Checks the limits and fills in the default queue.
+    fn validated(mut self) -> Result<Self, EngineError> {
+        limits::check_name("worker", &self.worker)?;
+        if self.queues.is_empty() {
+            self.queues.push(DEFAULT_QUEUE.to_owned());
+        }
+        for queue in &self.queues {
+            validate_queue_name(queue)?;
+        }
+        self.queues.sort();
+        self.queues.dedup();
+        if !(1..=limits::MAX_FETCH).contains(&self.max) {
+            return Err(invalid(
+                "max",
+                format!("max must be between 1 and {}", limits::MAX_FETCH),
+            ));
+        }
+        check_wait("wait_ms", self.wait)?;
+        Ok(self)
+    }
+}
+
+/// A wait longer than [`limits::MAX_WAIT_MS`] is refused rather than cut short silently.
+pub(crate) fn check_wait(field: &'static str, wait: Duration) -> Result<(), EngineError> {
+    if wait > Duration::from_millis(limits::MAX_WAIT_MS) {
+        return Err(invalid(
+            field,
+            format!("{field} must be at most {}", limits::MAX_WAIT_MS),
+        ));
+    }
+    Ok(())
+}
+
+fn check_progress(progress: Option<&Progress>) -> Result<(), EngineError> {
+    match progress {
+        Some(p) if !(0.0..=1.0).contains(&p.fraction) => Err(invalid(
+            "progress",
+            "progress.fraction must be between 0.0 and 1.0",
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl Engine {
+    /// Leases up to `max` ready jobs of the spec's queues, waiting up to `wait` for one.
+    /// The wait ends the moment a job becomes ready on one of the queues; a re-check every
+    /// [`crate::EngineConfig::recheck`] covers what no signal announces (rate-limit windows).
+    pub async fn fetch(&self, spec: FetchSpec) -> Result<Vec<Job>, EngineError> {
+        let spec = spec.validated()?;
+        let deadline = Instant::now() + spec.wait;
+        let mut waiter = self.ready_waiter(&spec.queues);
+        loop {
+            waiter.mark_seen();
+            let jobs = self.fetch_now(&spec.worker, &spec.queues, spec.max).await?;
+            let now = Instant::now();
+            if !jobs.is_empty() || now >= deadline {
+                return Ok(jobs);
+            }
+            let recheck = deadline.min(now + self.config().recheck);
+            tokio::select! {
+                () = waiter.changed() => {}
+                () = tokio::time::sleep_until(recheck) => {}
+            }
+        }
+    }
+
+    /// Leases up to `max` ready jobs of `queues` without waiting. The caller has validated
+    /// the names; worker sessions call this when their [`crate::ReadyWaiter`] fires.
+    pub async fn fetch_now(
+        &self,
+        worker: &str,
+        queues: &[String],
+        max: u32,
+    ) -> Result<Vec<Job>, EngineError> {
+        let params = JobFetchParams {
+            now: self.now(),
+            worker: worker.to_owned(),
+            queues: queues.to_vec(),
+            max,
+            lease: self.config().lease,
+        };
+        let jobs = self.inner.store.job_fetch_available(params).await?;
+        self.observe(&jobs);
+        Ok(jobs)
+    }
+
+    /// Extends leases and records progress; `None` for a beat whose lease is lost.
+    pub async fn heartbeat_many(
+        &self,
+        beats: Vec<Beat>,
+    ) -> Result<Vec<Option<HeartbeatOutcome>>, EngineError> {
+        if beats.len() > limits::MAX_BATCH {
+            return Err(EngineError::TooMany {
+                what: "the heartbeat",
+                size: beats.len(),
+                limit: limits::MAX_BATCH,
+            });
+        }
+        for beat in &beats {
+            check_progress(beat.progress.as_ref())?;
+        }
+        let params = JobHeartbeatManyParams {
+            now: self.now(),
+            lease: self.config().lease,
+            beats,
+        };
+        Ok(self.inner.store.job_heartbeat_many(params).await?)
+    }
+
+    /// One heartbeat; a lost lease or an unknown job is an error.
+    pub async fn heartbeat(
+        &self,
+        id: JobId,
+        lease_id: LeaseId,
+        progress: Option<Progress>,
+    ) -> Result<HeartbeatOutcome, EngineError> {
+        let beat = Beat {
+            id,
+            lease_id,
+            progress,
+        };
+        match self.heartbeat_many(vec![beat]).await?.pop().flatten() {
+            Some(outcome) => Ok(outcome),
+            None => Err(self.refusal(id).await),
+        }
+    }
+
+    /// Why a lease-guarded call on `id` was refused: the job is unknown, or its lease lost.
+    async fn refusal(&self, id: JobId) -> EngineError {
+        match self.inner.store.job_get(id).await {
+            Ok(Some(_)) => EngineError::LeaseLost(id),
+            Ok(None) => EngineError::UnknownJob(id),
+            Err(err) => err.into(),
+        }
+    }
+
+    /// Completions and failures, each settled on its own under its lease. Durable when
+    /// answered.
+    pub async fn ack_many(&self, acks: Vec<Ack>) -> Result<Vec<AckOutcome>, EngineError> {
+        if acks.len() > limits::MAX_BATCH {
+            return Err(EngineError::TooMany {
+                what: "the ack",
+                size: acks.len(),
+                limit: limits::MAX_BATCH,
+            });
+        }
+        for ack in &acks {
+            if let AckKind::Fail(report) = &ack.kind {
+                limits::check_name("error.type", &report.kind)?;
+                let longest = Duration::from_millis(MAX_BACKOFF_MS);
+                if report.retry_in.is_some_and(|wait| wait > longest) {
+                    return Err(invalid(
+                        "retry_in_ms",
+                        format!("retry_in_ms must be at most {MAX_BACKOFF_MS} (7 days)"),
+                    ));
+                }
+            }
+        }
+        if acks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let params = JobAckManyParams {
+            now: self.now(),
+            acks,
+        };
+        let outcomes = self.inner.store.job_ack_many(params).await?;
+        self.observe(outcomes.iter().filter_map(|outcome| match outcome {
+            AckOutcome::Applied(job) => Some(job),
+            AckOutcome::Refused(_) => None,
+        }));
+        Ok(outcomes)
+    }
+
+    /// One completion or failure; a refusal is an error.
+    pub async fn ack(&self, ack: Ack) -> Result<Job, EngineError> {
+        let id = ack.id;
+        match self.ack_many(vec![ack]).await?.pop() {
+            Some(AckOutcome::Applied(job)) => {
+                tracing::debug!(job_id = %id, state = %job.state, "job acked");
+                Ok(job)
+            }
+            Some(AckOutcome::Refused(AckRefusal::LeaseLost)) => Err(EngineError::LeaseLost(id)),
+            Some(AckOutcome::Refused(AckRefusal::UnknownJob)) | None => {
+                Err(EngineError::UnknownJob(id))
+            }
+        }
+    }
+
+    /// Jobs handed back unstarted (worker shutdown): ready again, attempt not counted.
+    pub async fn release_many(
+        &self,
+        releases: Vec<(JobId, LeaseId)>,
+    ) -> Result<Vec<Job>, EngineError> {
+        if releases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let params = JobReleaseManyParams {
+            now: self.now(),
+            releases,
+        };
+        let jobs = self.inner.store.job_release_many(params).await?;
+        self.observe(&jobs);
+        Ok(jobs)
+    }
+
+    /// Takes back every running job of `worker` at once (its session closed), so they run
+    /// again elsewhere; each records a `WorkerLost` error.
+    pub async fn rescue_worker(&self, worker: &str) -> Result<Vec<Job>, EngineError> {
+        let batch = self.config().rescue_batch.max(1);
+        let mut all = Vec::new();
+        loop {
+            let params = JobRescueParams {
+                now: self.now(),
+                worker: Some(worker.to_owned()),
+                limit: batch,
+            };
+            let jobs = self.inner.store.job_rescue_expired(params).await?;
+            self.observe(&jobs);
+            let done = jobs.len() < batch as usize;
+            all.extend(jobs);
+            if done {
+                break;
+            }
+        }
+        if !all.is_empty() {
+            tracing::info!(
+                worker,
+                count = all.len(),
+                "rescued the jobs of a lost worker"
+            );
+        }
+        Ok(all)
+    }
+
+    /// Waits up to `timeout` for job `id` to reach a terminal state and returns it as it
+    /// is then (finished or not). Woken by the job finishing; a re-check every
+    /// [`crate::EngineConfig::recheck`] covers changes no signal announces (expiry).
+    pub async fn wait_finished(&self, id: JobId, timeout: Duration) -> Result<Job, EngineError> {
+        check_wait("timeout_ms", timeout)?;
+        let deadline = Instant::now() + timeout;
+        // Declared first, dropped last: after every receiver is gone, so pruning sees them
+        // closed even when the caller drops this future mid-wait.
+        let _prune = PruneOnDrop(&self.inner.finished, id);
+        loop {
+            let finished = self.inner.finished.register(id);
+            let job = self.get(id).await;
+            let now = Instant::now();
+            let done = match &job {
+                Ok(job) => job.state.is_terminal() || now >= deadline,
+                Err(_) => true,
+            };
+            if done {
+                return job;
+            }
+            let recheck = deadline.min(now + self.config().recheck);
+            let _ = tokio::time::timeout_at(recheck, finished).await;
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! The `OpenAPI` document served at `/openapi.json`: every route and every wire type.
+
+use crate::routes::{health, jobs, queues, worker};
+use crate::ws;
+use utoipa::OpenApi;
+use workhorse_protocol::{
+    AckItem, AckOutcomeView, AckRequest, AckResponse, AckResult, BatchEnqueueRequest,
+    BatchEnqueueResponse, ClientMessage, CompleteRequest, EnqueueRequest, ErrorReport, FailRequest,
+    FetchRequest, FetchResponse, FetchedJob, HeartbeatRequest, HeartbeatResponse, JobLeaseRef,
+    JobListResponse, JobView, Problem, QueueListResponse, QueuePatch, QueueView, RedriveRequest,
+    RedriveResponse, ServerMessage, WsBeat, WsBeatResult,
+};
+
+/// The Workhorse HTTP API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Workhorse",
+        description = "Durable background jobs over HTTP. Errors are `application/problem+json` (RFC 9457)."
+    ),
+    paths(
+        jobs::enqueue, jobs::enqueue_batch, jobs::get, jobs::result, jobs::list, jobs::cancel,
+        jobs::retry, jobs::redrive,
+        worker::fetch, worker::heartbeat, worker::complete, worker::fail, worker::ack,
+        queues::list, queues::update,
+        ws::connect,
+        health::healthz, health::readyz, health::openapi,
+    ),
+    components(schemas(
+        EnqueueRequest, BatchEnqueueRequest, BatchEnqueueResponse, JobView, JobListResponse,
+        RedriveRequest, RedriveResponse, FetchRequest, FetchResponse, FetchedJob,
+        HeartbeatRequest, HeartbeatResponse, CompleteRequest, FailRequest, ErrorReport,
+        AckItem, AckRequest, AckResponse, AckResult, AckOutcomeView, JobLeaseRef, WsBeat,
+        WsBeatResult, ClientMessage, ServerMessage, QueueView, QueueListResponse, QueuePatch,
+        Problem,
+    )),
+    tags(
+        (name = "jobs", description = "Enqueue, inspect, cancel and redrive jobs"),
+        (name = "workers", description = "Lease and settle jobs: HTTP fetch/ack or the WebSocket session"),
+        (name = "queues", description = "Queue controls and counts"),
+        (name = "health", description = "Probes and this document"),
+    )
+)]
+pub struct ApiDoc;

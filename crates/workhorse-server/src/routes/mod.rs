@@ -1,0 +1,32 @@
+//! The HTTP routes under `/v1`, plus health and the `OpenAPI` document.
+
+pub(crate) mod health;
+pub(crate) mod jobs;
+pub(crate) mod queues;
+pub(crate) mod worker;
+
+use crate::AppState;
+use axum::Router;
+use axum::routing::{get, patch, post};
+
+/// Every route but the WebSocket.
+pub(crate) fn api() -> Router<AppState> {
+    Router::new()
+        .route("/v1/jobs", post(jobs::enqueue).get(jobs::list))
+        .route("/v1/jobs/batch", post(jobs::enqueue_batch))
+        .route("/v1/jobs/redrive", post(jobs::redrive))
+        .route("/v1/jobs/{id}", get(jobs::get))
+        .route("/v1/jobs/{id}/result", get(jobs::result))
+        .route("/v1/jobs/{id}/cancel", post(jobs::cancel))
+        .route("/v1/jobs/{id}/retry", post(jobs::retry))
+        .route("/v1/jobs/{id}/heartbeat", post(worker::heartbeat))
+        .route("/v1/jobs/{id}/complete", post(worker::complete))
+        .route("/v1/jobs/{id}/fail", post(worker::fail))
+        .route("/v1/fetch", post(worker::fetch))
+        .route("/v1/ack", post(worker::ack))
+        .route("/v1/queues", get(queues::list))
+        .route("/v1/queues/{name}", patch(queues::update))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/openapi.json", get(health::openapi))
+}
