@@ -334,13 +334,10 @@ impl NewJob {
                 "concurrency_limit must be at least 1",
             ));
         }
-        if let (Some(run_at), Some(expires_at)) = (self.run_at, self.expires_at) {
-            if expires_at <= run_at {
-                return Err(invalid(
-                    "expires_at",
-                    "expires_at must be later than run_at",
-                ));
-            }
+        if let (Some(run_at), Some(expires_at)) = (self.run_at, self.expires_at)
+            && expires_at <= run_at
+        {
+            return Err(invalid("expires_at", "expires_at must be later than run_at"));
         }
         Ok(())
     }

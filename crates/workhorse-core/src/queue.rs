@@ -29,7 +29,7 @@ pub fn validate_queue_name(name: &str) -> Result<(), InvalidJob> {
     })
 }
 
-/// At most `limit` jobs start per `period` (a fixed window, as BullMQ's limiter).
+/// At most `limit` jobs start per `period` (a fixed window, as the limiter of `BullMQ`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RateLimit {
     pub limit: u32,
