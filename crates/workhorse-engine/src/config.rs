@@ -7,7 +7,7 @@ use std::time::Duration;
 /// signal rather than a timer.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// How long a lease lasts without a heartbeat (default 10 s).
+    /// How long a lease lasts without a heartbeat (default 8 s, so a silent worker's jobs run again within 10 s).
     pub lease: Duration,
     /// How often workers are told to heartbeat (default a third of the lease).
     pub heartbeat: Duration,
@@ -46,7 +46,7 @@ impl EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        let lease = Duration::from_secs(10);
+        let lease = Duration::from_secs(8);
         EngineConfig {
             lease,
             heartbeat: lease / 3,
