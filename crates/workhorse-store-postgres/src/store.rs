@@ -1,0 +1,96 @@
+//! [`Store`] for [`PgStore`]: each method is one operation of `ops`, its errors mapped to
+//! [`StoreError`] at this boundary.
+
+use crate::PgStore;
+use crate::ops::{admin, fetch, insert, job_by_id, lease, list, queues, time};
+use async_trait::async_trait;
+use workhorse_core::{Job, JobId, Timestamp};
+use workhorse_store::{
+    AckOutcome, HeartbeatOutcome, Inserted, JobAckManyParams, JobCancelParams,
+    JobDeleteFinishedParams, JobFetchParams, JobHeartbeatManyParams, JobInsertManyParams,
+    JobListParams, JobPage, JobPromoteDueParams, JobRedriveParams, JobReleaseManyParams,
+    JobRescueParams, PromoteOutcome, QueueInfo, QueueListParams, QueueUpdateParams, Store,
+    StoreError,
+};
+
+#[async_trait]
+impl Store for PgStore {
+    async fn job_insert_many(
+        &self,
+        params: JobInsertManyParams,
+    ) -> Result<Vec<Inserted>, StoreError> {
+        Ok(insert::insert_many(&self.inner.db, params).await?)
+    }
+
+    async fn job_get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        let mut conn = self
+            .inner
+            .db
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| crate::error::from_sqlx(&e))?;
+        Ok(job_by_id(&mut conn, id).await?)
+    }
+
+    async fn job_list(&self, params: JobListParams) -> Result<JobPage, StoreError> {
+        Ok(list::list(&self.inner.db, params).await?)
+    }
+
+    async fn job_fetch_available(&self, params: JobFetchParams) -> Result<Vec<Job>, StoreError> {
+        Ok(fetch::fetch(&self.inner.db, &params).await?)
+    }
+
+    async fn job_heartbeat_many(
+        &self,
+        params: JobHeartbeatManyParams,
+    ) -> Result<Vec<Option<HeartbeatOutcome>>, StoreError> {
+        Ok(lease::heartbeat_many(&self.inner.db, &params).await?)
+    }
+
+    async fn job_ack_many(&self, params: JobAckManyParams) -> Result<Vec<AckOutcome>, StoreError> {
+        Ok(lease::ack_many(&self.inner.db, params).await?)
+    }
+
+    async fn job_release_many(&self, params: JobReleaseManyParams) -> Result<Vec<Job>, StoreError> {
+        Ok(lease::release_many(&self.inner.db, &params).await?)
+    }
+
+    async fn job_cancel(&self, params: JobCancelParams) -> Result<Option<Job>, StoreError> {
+        Ok(admin::cancel(&self.inner.db, &params).await?)
+    }
+
+    async fn job_redrive(&self, params: JobRedriveParams) -> Result<Vec<Job>, StoreError> {
+        Ok(admin::redrive(&self.inner.db, params).await?)
+    }
+
+    async fn job_promote_due(
+        &self,
+        params: JobPromoteDueParams,
+    ) -> Result<PromoteOutcome, StoreError> {
+        Ok(time::promote_due(&self.inner.db, &params).await?)
+    }
+
+    async fn job_next_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        Ok(time::next_due(&self.inner.db).await?)
+    }
+
+    async fn job_rescue_expired(&self, params: JobRescueParams) -> Result<Vec<Job>, StoreError> {
+        Ok(time::rescue_expired(&self.inner.db, &params).await?)
+    }
+
+    async fn job_delete_finished(
+        &self,
+        params: JobDeleteFinishedParams,
+    ) -> Result<u64, StoreError> {
+        Ok(time::delete_finished(&self.inner.db, &params).await?)
+    }
+
+    async fn queue_list(&self, _params: QueueListParams) -> Result<Vec<QueueInfo>, StoreError> {
+        Ok(queues::list(&self.inner.db).await?)
+    }
+
+    async fn queue_update(&self, params: QueueUpdateParams) -> Result<QueueInfo, StoreError> {
+        Ok(queues::update(&self.inner.db, params).await?)
+    }
+}
