@@ -3,7 +3,7 @@
 use crate::error::invalid;
 use crate::{Engine, EngineError};
 use workhorse_core::queue::validate_queue_name;
-use workhorse_core::{Job, JobId, NewJob, Transition, limits};
+use workhorse_core::{Job, JobId, JobState, NewJob, Transition, limits};
 use workhorse_store::{
     Inserted, JobCancelParams, JobInsertManyParams, JobListParams, JobPage, JobRedriveParams,
     QueueInfo, QueueListParams, QueueUpdateParams, RedriveSelector,
@@ -31,7 +31,10 @@ impl Engine {
             now: self.now(),
             jobs,
         };
-        let inserted = self.inner.store.job_insert_many(params).await?;
+        let inserted = self.write(self.inner.store.job_insert_many(params)).await?;
+        for created in inserted.iter().filter(|i| i.created) {
+            self.inner.metrics.enqueued(&created.job);
+        }
         self.observe(inserted.iter().filter(|i| i.created).map(|i| &i.job));
         Ok(inserted)
     }
@@ -62,16 +65,17 @@ impl Engine {
     /// Cancels a job: a waiting one at once, a running one on its worker's next heartbeat.
     /// A finished job comes back unchanged.
     pub async fn cancel(&self, id: JobId) -> Result<Job, EngineError> {
-        let params = JobCancelParams {
-            now: self.now(),
-            id,
-        };
+        let now = self.now();
+        let params = JobCancelParams { now, id };
         let job = self
-            .inner
-            .store
-            .job_cancel(params)
+            .write(self.inner.store.job_cancel(params))
             .await?
             .ok_or(EngineError::UnknownJob(id))?;
+        // A finished job comes back unchanged: count only a job this call finished. (A
+        // running one is counted when its worker stops it.)
+        if job.state == JobState::Cancelled && job.finished_at == Some(now) {
+            self.inner.metrics.cancelled(&job);
+        }
         tracing::info!(job_id = %id, state = %job.state, "job cancel");
         self.observe([&job]);
         Ok(job)
@@ -104,7 +108,7 @@ impl Engine {
             now: self.now(),
             selector,
         };
-        let jobs = self.inner.store.job_redrive(params).await?;
+        let jobs = self.write(self.inner.store.job_redrive(params)).await?;
         tracing::info!(count = jobs.len(), "jobs redriven");
         self.observe(&jobs);
         Ok(jobs)
@@ -139,7 +143,7 @@ impl Engine {
                 "max_running must be at least 1 (pause the queue to stop it instead)",
             ));
         }
-        let queue = self.inner.store.queue_update(params).await?;
+        let queue = self.write(self.inner.store.queue_update(params)).await?;
         let name = &queue.config.name;
         tracing::info!(queue = %name, paused = queue.config.paused, "queue updated");
         self.set_limited(name, queue.config.max_running.is_some());

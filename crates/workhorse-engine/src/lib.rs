@@ -15,6 +15,7 @@ mod config;
 mod error;
 mod events;
 mod jobs;
+mod metrics;
 mod services;
 mod signal;
 mod work;
@@ -22,18 +23,20 @@ mod work;
 pub use config::EngineConfig;
 pub use error::EngineError;
 pub use events::JobEvent;
+pub use metrics::{EngineMetrics, StoreCounts, names as metric_names};
 pub use services::{Cleaner, Rescuer, Scheduler};
 pub use signal::ReadyWaiter;
 pub use work::FetchSpec;
 
 use signal::{FinishWaiters, ReadySignal, ScheduleHint};
 use std::collections::{BTreeSet, HashSet};
+use std::future::Future;
 use std::sync::{Arc, RwLock};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use workhorse_core::{Clock, Job, JobId, JobState, Timestamp};
-use workhorse_store::Store;
+use workhorse_store::{Store, StoreError};
 
 /// The engine: a cheap-to-clone handle on the store, the clock and the wake-up signals.
 #[derive(Clone)]
@@ -51,6 +54,7 @@ struct Inner {
     events: broadcast::Sender<JobEvent>,
     /// Queues with `max_running`: a job of theirs finishing makes room for another.
     limited_queues: RwLock<HashSet<String>>,
+    metrics: EngineMetrics,
 }
 
 impl std::fmt::Debug for Engine {
@@ -76,6 +80,7 @@ impl Engine {
                 finished: FinishWaiters::default(),
                 events,
                 limited_queues: RwLock::new(HashSet::new()),
+                metrics: EngineMetrics::new(),
             }),
         }
     }
@@ -121,6 +126,31 @@ impl Engine {
         &self.inner.store
     }
 
+    /// This engine's metrics (its own registry, not the process-global one).
+    pub fn metrics(&self) -> &EngineMetrics {
+        &self.inner.metrics
+    }
+
+    /// Reads every queue's counts and sets the queue gauges of [`Engine::metrics`].
+    pub async fn refresh_queue_metrics(&self) -> Result<(), EngineError> {
+        let queues = self.queues().await?;
+        self.inner.metrics.queues(&queues, self.now());
+        Ok(())
+    }
+
+    /// Awaits a state-changing store call, timing it until its commit was answered.
+    async fn write<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let started = std::time::Instant::now();
+        let result = call.await;
+        if result.is_ok() {
+            self.inner.metrics.store_call(started.elapsed());
+        }
+        result
+    }
+
     /// Every job state change from now on. A receiver that falls more than
     /// [`EngineConfig::event_capacity`] events behind skips ahead (`Lagged`).
     pub fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
@@ -146,11 +176,12 @@ impl Engine {
     /// wakes whoever can act on the new states.
     fn observe<'a>(&self, jobs: impl IntoIterator<Item = &'a Job>) {
         let broadcast = self.inner.events.receiver_count() > 0;
+        let at = self.now();
         let mut wake = BTreeSet::new();
         for job in jobs {
             if broadcast {
                 // No receiver left is not an error: events are for whoever listens.
-                let _ = self.inner.events.send(JobEvent::of(job));
+                let _ = self.inner.events.send(JobEvent::of(job, at));
             }
             match job.state {
                 JobState::Ready => {
@@ -169,6 +200,14 @@ impl Engine {
         for queue in wake {
             self.inner.ready.notify(queue);
         }
+    }
+
+    /// Announces jobs whose lease was taken back, counting each as a rescue.
+    fn rescued(&self, jobs: &[Job]) {
+        for job in jobs {
+            self.inner.metrics.rescued(job);
+        }
+        self.observe(jobs);
     }
 
     fn is_limited(&self, queue: &str) -> bool {

@@ -117,7 +117,12 @@ impl Engine {
             max,
             lease: self.config().lease,
         };
-        let jobs = self.inner.store.job_fetch_available(params).await?;
+        let jobs = self
+            .write(self.inner.store.job_fetch_available(params))
+            .await?;
+        for job in &jobs {
+            self.inner.metrics.started(job);
+        }
         self.observe(&jobs);
         Ok(jobs)
     }
@@ -142,7 +147,9 @@ impl Engine {
             lease: self.config().lease,
             beats,
         };
-        Ok(self.inner.store.job_heartbeat_many(params).await?)
+        Ok(self
+            .write(self.inner.store.job_heartbeat_many(params))
+            .await?)
     }
 
     /// One heartbeat; a lost lease or an unknown job is an error.
@@ -197,11 +204,18 @@ impl Engine {
         if acks.is_empty() {
             return Ok(Vec::new());
         }
-        let params = JobAckManyParams {
-            now: self.now(),
-            acks,
-        };
-        let outcomes = self.inner.store.job_ack_many(params).await?;
+        let failed: Vec<bool> = acks
+            .iter()
+            .map(|ack| matches!(ack.kind, AckKind::Fail(_)))
+            .collect();
+        let now = self.now();
+        let params = JobAckManyParams { now, acks };
+        let outcomes = self.write(self.inner.store.job_ack_many(params)).await?;
+        for (outcome, failed) in outcomes.iter().zip(failed) {
+            if let AckOutcome::Applied(job) = outcome {
+                self.inner.metrics.acked(job, failed, now);
+            }
+        }
         self.observe(outcomes.iter().filter_map(|outcome| match outcome {
             AckOutcome::Applied(job) => Some(job),
             AckOutcome::Refused(_) => None,
@@ -236,7 +250,9 @@ impl Engine {
             now: self.now(),
             releases,
         };
-        let jobs = self.inner.store.job_release_many(params).await?;
+        let jobs = self
+            .write(self.inner.store.job_release_many(params))
+            .await?;
         self.observe(&jobs);
         Ok(jobs)
     }
@@ -252,8 +268,10 @@ impl Engine {
                 worker: Some(worker.to_owned()),
                 limit: batch,
             };
-            let jobs = self.inner.store.job_rescue_expired(params).await?;
-            self.observe(&jobs);
+            let jobs = self
+                .write(self.inner.store.job_rescue_expired(params))
+                .await?;
+            self.rescued(&jobs);
             let done = jobs.len() < batch as usize;
             all.extend(jobs);
             if done {

@@ -7,6 +7,8 @@
 //! | body is not JSON | 400 |
 //! | unknown field, wrong type, invalid value, bad name, out-of-range number | 422 |
 //! | body over the configured limit; a batch over its item limit | 413 |
+//! | no or an unknown API token (auth on) | 401 |
+//! | a token whose role may not do this | 403 |
 //! | unknown job, unknown route | 404 |
 //! | stale `lease_id`; retry of a job that is not dead | 409 |
 //! | method not allowed | 405 |
@@ -77,6 +79,18 @@ impl ApiError {
     pub fn too_large(detail: impl Into<String>) -> Self {
         let status = StatusCode::PAYLOAD_TOO_LARGE;
         Self::new(status, "too-large", "Request too large", detail.into())
+    }
+
+    /// 401: no or an unknown API token. The caller adds `WWW-Authenticate`.
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        let status = StatusCode::UNAUTHORIZED;
+        Self::new(status, "unauthorized", "Unauthorized", detail.into())
+    }
+
+    /// 403: the token's role may not do this.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        let status = StatusCode::FORBIDDEN;
+        Self::new(status, "forbidden", "Forbidden", detail.into())
     }
 
     /// 404: no such job or route.

@@ -4,16 +4,23 @@
 //! Handlers are thin: they parse ([`extract`]), call the [`Engine`], and map the answer;
 //! every error becomes problem+json in one file ([`error`]).
 
+pub mod auth;
+mod dashboard;
 pub mod error;
+mod events;
 pub mod extract;
+mod metrics;
 mod openapi;
 mod routes;
 mod serve;
+pub mod tls;
+mod trace_context;
 mod ws;
 
 pub use error::ApiError;
 pub use openapi::ApiDoc;
-pub use serve::{ServeOptions, ServerError, run, serve};
+pub use serve::{ServeOptions, ServerError, run, run_tls, serve};
+pub use tls::TlsFiles;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -27,12 +34,16 @@ use workhorse_engine::Engine;
 pub struct ServerConfig {
     /// Largest request body (and WebSocket message) accepted, in bytes; default 1 MiB.
     pub max_body_bytes: usize,
+    /// `Some`: every request but `/healthz` (and the dashboard page) needs one of these
+    /// tokens, with a role that allows it. `None`: no auth.
+    pub auth: Option<auth::Tokens>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             max_body_bytes: limits::DEFAULT_MAX_BODY_BYTES,
+            auth: None,
         }
     }
 }
@@ -44,6 +55,8 @@ pub(crate) struct AppState {
     pub(crate) config: ServerConfig,
     /// Cancelled when the server shuts down: long-polls answer early, sessions close.
     pub(crate) shutdown: CancellationToken,
+    /// The open WebSocket worker sessions (`GET /v1/workers`).
+    pub(crate) workers: ws::WorkerRegistry,
 }
 
 /// The whole API as a router. Long-polls and worker sessions it serves end only by
@@ -58,15 +71,25 @@ pub(crate) fn router_with_shutdown(
     shutdown: CancellationToken,
 ) -> Router {
     let body_limit = DefaultBodyLimit::max(config.max_body_bytes);
+    let tokens = config.auth.clone();
     let state = AppState {
         engine,
         config,
         shutdown,
+        workers: ws::WorkerRegistry::default(),
     };
-    routes::api()
+    let router = routes::api()
         .route("/v1/workers/connect", axum::routing::get(ws::connect))
+        .route("/v1/workers", axum::routing::get(ws::list))
+        .merge(dashboard::routes())
         .fallback(routes::health::unknown_route)
-        .method_not_allowed_fallback(routes::health::method_not_allowed)
+        .method_not_allowed_fallback(routes::health::method_not_allowed);
+    // Inside the trace layer, so refused requests are logged too (never their token).
+    let router = match tokens {
+        Some(tokens) => router.layer(axum::middleware::from_fn_with_state(tokens, auth::require)),
+        None => router,
+    };
+    router
         .layer(body_limit)
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -1,14 +1,15 @@
 //! The `OpenAPI` document served at `/openapi.json`: every route and every wire type.
 
+use crate::auth::BearerAuth;
 use crate::routes::{health, jobs, queues, worker};
-use crate::ws;
+use crate::{events, metrics, ws};
 use utoipa::OpenApi;
 use workhorse_protocol::{
     AckItem, AckOutcomeView, AckRequest, AckResponse, AckResult, BatchEnqueueRequest,
     BatchEnqueueResponse, ClientMessage, CompleteRequest, EnqueueRequest, ErrorReport, FailRequest,
     FetchRequest, FetchResponse, FetchedJob, HeartbeatRequest, HeartbeatResponse, JobLeaseRef,
     JobListResponse, JobView, Problem, QueueListResponse, QueuePatch, QueueView, RedriveRequest,
-    RedriveResponse, ServerMessage, WsBeat, WsBeatResult,
+    RedriveResponse, ServerMessage, WorkerListResponse, WorkerView, WsBeat, WsBeatResult,
 };
 
 /// The Workhorse HTTP API.
@@ -23,8 +24,9 @@ use workhorse_protocol::{
         jobs::retry, jobs::redrive,
         worker::fetch, worker::heartbeat, worker::complete, worker::fail, worker::ack,
         queues::list, queues::update,
-        ws::connect,
+        ws::connect, ws::list,
         health::healthz, health::readyz, health::openapi,
+        metrics::metrics, events::events,
     ),
     components(schemas(
         EnqueueRequest, BatchEnqueueRequest, BatchEnqueueResponse, JobView, JobListResponse,
@@ -32,13 +34,15 @@ use workhorse_protocol::{
         HeartbeatRequest, HeartbeatResponse, CompleteRequest, FailRequest, ErrorReport,
         AckItem, AckRequest, AckResponse, AckResult, AckOutcomeView, JobLeaseRef, WsBeat,
         WsBeatResult, ClientMessage, ServerMessage, QueueView, QueueListResponse, QueuePatch,
-        Problem,
+        WorkerListResponse, WorkerView, Problem,
     )),
     tags(
         (name = "jobs", description = "Enqueue, inspect, cancel and redrive jobs"),
         (name = "workers", description = "Lease and settle jobs: HTTP fetch/ack or the WebSocket session"),
         (name = "queues", description = "Queue controls and counts"),
         (name = "health", description = "Probes and this document"),
-    )
+        (name = "operations", description = "Metrics (Prometheus) and live job events (SSE)"),
+    ),
+    modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;

@@ -1,5 +1,7 @@
 //! Running the server: on a listener ([`run`]), or the whole `workhorse serve` ([`serve`]).
 
+use crate::auth::{Secret, TokenFileError, Tokens, tokens_path};
+use crate::tls::{TlsFiles, TlsListener};
 use crate::{ServerConfig, router_with_shutdown};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,7 +10,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use workhorse_core::{SystemClock, limits};
-use workhorse_engine::{Engine, EngineConfig};
+use workhorse_engine::{Engine, EngineConfig, StoreCounts};
 use workhorse_store::StoreError;
 use workhorse_store_sqlite::SqliteStore;
 
@@ -25,6 +27,20 @@ pub enum ServerError {
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The token file could not be read.
+    #[error(transparent)]
+    Tokens(#[from] TokenFileError),
+    /// Auth is on but no token would be accepted: nobody could use the server.
+    #[error(
+        "auth is on (it is by default when --listen is not a loopback address) but no API token is configured: \
+         create one with `workhorse tokens create --role admin --data-dir {}`, \
+         or set WORKHORSE_ADMIN_TOKEN (or pass --auth=false to serve without tokens)",
+        data_dir.display()
+    )]
+    NoTokens { data_dir: PathBuf },
+    /// The TLS certificate or key could not be used.
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
@@ -48,6 +64,12 @@ pub struct ServeOptions {
     /// When set, the bound address (`127.0.0.1:PORT`) is written to this file once the
     /// server listens, so a test or script that passed port 0 can learn the port.
     pub port_file: Option<PathBuf>,
+    /// Require API tokens. `None`: on unless `listen` is a loopback address.
+    pub auth: Option<bool>,
+    /// A bootstrap admin token (`WORKHORSE_ADMIN_TOKEN`), accepted beside the token file.
+    pub admin_token: Option<Secret>,
+    /// Serve HTTPS with this certificate and key.
+    pub tls: Option<TlsFiles>,
 }
 
 impl Default for ServeOptions {
@@ -60,7 +82,36 @@ impl Default for ServeOptions {
             lease: engine.lease,
             retention: engine.retention,
             port_file: None,
+            auth: None,
+            admin_token: None,
+            tls: None,
         }
+    }
+}
+
+impl ServeOptions {
+    /// Whether requests need a token: as asked, else on off loopback.
+    pub fn auth_enabled(&self) -> bool {
+        self.auth.unwrap_or(!self.listen.ip().is_loopback())
+    }
+
+    /// The accepted tokens when auth is on; refuses to start with none.
+    fn tokens(&self) -> Result<Option<Tokens>, ServerError> {
+        if !self.auth_enabled() {
+            if !self.listen.ip().is_loopback() {
+                tracing::warn!(listen = %self.listen, "auth is off on a non-loopback address: anyone who can reach it may use this server");
+            }
+            return Ok(None);
+        }
+        let path = tokens_path(&self.data_dir);
+        let tokens = Tokens::load(Some(path), self.admin_token.as_ref())?;
+        if tokens.is_empty() {
+            return Err(ServerError::NoTokens {
+                data_dir: self.data_dir.clone(),
+            });
+        }
+        tracing::info!(tokens = tokens.len(), "auth on: API tokens required");
+        Ok(Some(tokens))
     }
 }
 
@@ -72,6 +123,38 @@ pub async fn run(
     config: ServerConfig,
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
+    serve_on(listener, engine, config, shutdown).await
+}
+
+/// [`run`] over HTTPS: each connection on `listener` is TLS-handshaken with `acceptor`
+/// (see [`TlsFiles::acceptor`]) first.
+pub async fn run_tls(
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    engine: Engine,
+    config: ServerConfig,
+    shutdown: CancellationToken,
+) -> Result<(), ServerError> {
+    let listener = TlsListener::new(listener, acceptor).map_err(io("reading the bound address"))?;
+    serve_on(listener, engine, config, shutdown).await
+}
+
+/// Also runs, until `shutdown`, what the router relies on: the queue-gauge refresher and,
+/// with auth on, the token file watcher.
+async fn serve_on<L>(
+    listener: L,
+    engine: Engine,
+    config: ServerConfig,
+    shutdown: CancellationToken,
+) -> Result<(), ServerError>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    crate::metrics::spawn_refresher(engine.clone(), shutdown.clone());
+    if let Some(tokens) = &config.auth {
+        tokens.watch(shutdown.clone());
+    }
     let app = router_with_shutdown(engine, config, shutdown.clone());
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
@@ -84,12 +167,22 @@ pub async fn run(
 pub async fn serve(opts: ServeOptions, shutdown: CancellationToken) -> Result<(), ServerError> {
     std::fs::create_dir_all(&opts.data_dir)
         .map_err(io(format!("creating {}", opts.data_dir.display())))?;
+    let auth = opts.tokens()?;
+    let tls = opts.tls.as_ref().map(TlsFiles::acceptor).transpose()?;
     let store = SqliteStore::open(&opts.data_dir.join("workhorse.db"))?;
     let config = EngineConfig {
         retention: opts.retention,
         ..EngineConfig::with_lease(opts.lease)
     };
+    let stats = store.clone();
     let engine = Engine::new(Arc::new(store), Arc::new(SystemClock), config);
+    engine.metrics().set_store_stats(move || {
+        let stats = stats.stats();
+        StoreCounts {
+            calls: stats.commands,
+            commits: stats.commits,
+        }
+    });
     let services = engine.start(&shutdown);
 
     let listener = TcpListener::bind(opts.listen)
@@ -98,14 +191,19 @@ pub async fn serve(opts: ServeOptions, shutdown: CancellationToken) -> Result<()
     let addr = listener
         .local_addr()
         .map_err(io("reading the bound address"))?;
-    tracing::info!(%addr, "workhorse listening on http://{addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%addr, "workhorse listening on {scheme}://{addr}");
     if let Some(path) = &opts.port_file {
         write_port_file(path, addr)?;
     }
     let http = ServerConfig {
         max_body_bytes: opts.max_body_bytes,
+        auth,
     };
-    let served = run(listener, engine, http, shutdown.clone()).await;
+    let served = match tls {
+        Some(acceptor) => run_tls(listener, acceptor, engine, http, shutdown.clone()).await,
+        None => run(listener, engine, http, shutdown.clone()).await,
+    };
     // Also stop the services when serving failed on its own.
     shutdown.cancel();
     services.wait().await;

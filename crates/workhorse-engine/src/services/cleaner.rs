@@ -29,7 +29,8 @@ impl Cleaner {
                 finished_before,
                 limit,
             };
-            let deleted = self.engine.inner.store.job_delete_finished(params).await?;
+            let store = &self.engine.inner.store;
+            let deleted = self.engine.write(store.job_delete_finished(params)).await?;
             total += deleted;
             if deleted < u64::from(limit) {
                 return Ok(total);

@@ -27,8 +27,9 @@ impl Rescuer {
                 worker: None,
                 limit,
             };
-            let jobs = self.engine.inner.store.job_rescue_expired(params).await?;
-            self.engine.observe(&jobs);
+            let store = &self.engine.inner.store;
+            let jobs = self.engine.write(store.job_rescue_expired(params)).await?;
+            self.engine.rescued(&jobs);
             let full = jobs.len() >= limit as usize;
             all.extend(jobs);
             if !full {

@@ -25,7 +25,9 @@ impl Scheduler {
         let mut total = PromoteOutcome::default();
         loop {
             let params = JobPromoteDueParams { now, limit };
-            let outcome = self.engine.inner.store.job_promote_due(params).await?;
+            let store = &self.engine.inner.store;
+            let outcome = self.engine.write(store.job_promote_due(params)).await?;
+            self.engine.inner.metrics.expired(outcome.expired);
             for queue in &outcome.queues {
                 self.engine.inner.ready.notify(queue);
             }
@@ -49,8 +51,10 @@ impl Scheduler {
         if let Err(err) = self.engine.queues().await {
             tracing::warn!(error = %err, "scheduler: could not read queue settings");
         }
+        let mut due = None;
         while !shutdown.is_cancelled() {
             let now = self.engine.now();
+            self.record_lag(due, now);
             match self.run_once(now).await {
                 Ok(outcome) if outcome.promoted + outcome.expired > 0 => {
                     tracing::debug!(
@@ -62,7 +66,8 @@ impl Scheduler {
                 Ok(_) => {}
                 Err(err) => tracing::warn!(error = %err, "scheduler pass failed"),
             }
-            let sleep = self.sleep_after(now).await;
+            let (sleep, next) = self.sleep_after(now).await;
+            due = next;
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = self.engine.inner.schedule.earlier() => {}
@@ -71,8 +76,17 @@ impl Scheduler {
         }
     }
 
-    /// How long to sleep: until the next due job, capped; and tell hinting callers.
-    async fn sleep_after(&self, now: Timestamp) -> Duration {
+    /// How late this pass runs after `due`, the earliest job due when it went to sleep.
+    fn record_lag(&self, due: Option<Timestamp>, now: Timestamp) {
+        let lag = due
+            .filter(|at| *at <= now)
+            .map_or(0.0, |at| now.duration_since(at).as_secs_f64());
+        self.engine.inner.metrics.scheduler_lag(lag);
+    }
+
+    /// How long to sleep: until the next due job, capped; and tell hinting callers. Also
+    /// returns that next due time.
+    async fn sleep_after(&self, now: Timestamp) -> (Duration, Option<Timestamp>) {
         let cap = self.engine.config().scheduler_max_sleep;
         let next = self.engine.inner.store.job_next_due().await.ok().flatten();
         let sleep = next.map_or(cap, |due| {
@@ -83,6 +97,6 @@ impl Scheduler {
             .inner
             .schedule
             .plan(workhorse_core::clock::add(now, sleep));
-        sleep
+        (sleep, next)
     }
 }

@@ -3,6 +3,7 @@
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, JobIdPath};
+use crate::trace_context::TraceContext;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -33,8 +34,10 @@ type Answer<T> = Result<(StatusCode, Json<T>), ApiError>;
     ))]
 pub(crate) async fn enqueue(
     State(state): State<AppState>,
-    ApiJson(request): ApiJson<EnqueueRequest>,
+    trace: TraceContext,
+    ApiJson(mut request): ApiJson<EnqueueRequest>,
 ) -> Answer<JobView> {
+    request.metadata = trace.attach(request.metadata.take())?;
     let job = request.into_new_job(state.engine.now())?;
     let inserted = state.engine.enqueue(vec![job]).await?;
     let Some(first) = inserted.into_iter().next() else {
@@ -61,6 +64,7 @@ pub(crate) async fn enqueue(
     ))]
 pub(crate) async fn enqueue_batch(
     State(state): State<AppState>,
+    trace: TraceContext,
     ApiJson(request): ApiJson<BatchEnqueueRequest>,
 ) -> Answer<BatchEnqueueResponse> {
     if request.jobs.len() > limits::MAX_BATCH {
@@ -73,7 +77,8 @@ pub(crate) async fn enqueue_batch(
     }
     let now = state.engine.now();
     let mut jobs = Vec::with_capacity(request.jobs.len());
-    for (i, job) in request.jobs.into_iter().enumerate() {
+    for (i, mut job) in request.jobs.into_iter().enumerate() {
+        job.metadata = trace.attach(job.metadata.take())?;
         let job = job.into_new_job(now).map_err(|err| {
             let field = format!("jobs[{i}].{}", err.field);
             ApiError::invalid(format!("{field}: {}", err.message)).with_field(field)

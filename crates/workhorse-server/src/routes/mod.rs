@@ -1,4 +1,5 @@
-//! The HTTP routes under `/v1`, plus health and the `OpenAPI` document.
+//! The HTTP routes under `/v1`, plus health, metrics and the `OpenAPI` document. Who may
+//! call each route is decided in one table: `crate::auth::required_role`.
 
 pub(crate) mod health;
 pub(crate) mod jobs;
@@ -29,4 +30,6 @@ pub(crate) fn api() -> Router<AppState> {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(health::openapi))
+        .route("/metrics", get(crate::metrics::metrics))
+        .route("/v1/events", get(crate::events::events))
 }

@@ -1,13 +1,30 @@
-//! `GET /v1/workers/connect`: the WebSocket worker session.
+//! `GET /v1/workers/connect`: the WebSocket worker session; `GET /v1/workers`: who is
+//! connected.
 
+mod registry;
 mod session;
+
+pub(crate) use registry::WorkerRegistry;
 
 use crate::AppState;
 use crate::error::ApiError;
+use axum::Json;
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::response::{IntoResponse, Response};
+use workhorse_protocol::WorkerListResponse;
+
+/// The worker sessions connected to this server now: name, queues, credit, the jobs each
+/// holds, and how long ago each sent a heartbeat. HTTP fetch clients hold no session and are
+/// not listed; in a cluster each node lists its own sessions.
+#[utoipa::path(get, path = "/v1/workers", tag = "workers",
+    responses((status = 200, body = WorkerListResponse)))]
+pub(crate) async fn list(State(state): State<AppState>) -> Json<WorkerListResponse> {
+    Json(WorkerListResponse {
+        workers: state.workers.list(state.engine.now()),
+    })
+}
 
 /// Open a worker session. JSON text frames, tagged by `type`: the worker sends `hello`
 /// (name, queues, credit) first and gets `welcome` (`worker_id`, `lease_ms`,

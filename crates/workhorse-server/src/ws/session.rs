@@ -1,6 +1,7 @@
 //! One worker's WebSocket session: credit-based push of ready jobs, heartbeats, acks and
 //! releases, and the rescue of its jobs when the socket goes away.
 
+use super::registry::{NewSession, Registration};
 use crate::AppState;
 use crate::routes::worker::ack_items;
 use axum::extract::ws::{Message, WebSocket};
@@ -83,13 +84,23 @@ async fn open(state: &AppState, stream: &mut Stream) -> Result<Session, String> 
         validate_queue_name(queue).map_err(|err| err.to_string())?;
     }
     let short = uuid::Uuid::new_v4().simple().to_string();
+    let worker_id = format!("{worker}-{}", &short[..8]);
+    let capacity = credit.min(MAX_CREDIT);
+    let registration = state.workers.register(&NewSession {
+        worker_id: &worker_id,
+        name: &worker,
+        queues: &queues,
+        credit: capacity,
+        now: state.engine.now(),
+    });
     Ok(Session {
         engine: state.engine.clone(),
         shutdown: state.shutdown.clone(),
-        worker_id: format!("{worker}-{}", &short[..8]),
+        worker_id,
         waiter: state.engine.ready_waiter(&queues),
         queues,
-        capacity: credit.min(MAX_CREDIT),
+        capacity,
+        registration,
         held: HashSet::new(),
         want_fetch: true,
     })
@@ -139,6 +150,8 @@ struct Session {
     held: HashSet<JobId>,
     /// A fetch may find work (set by signals, acks and credit; cleared by a short fetch).
     want_fetch: bool,
+    /// This session's entry in `GET /v1/workers`; dropped with the session.
+    registration: Registration,
 }
 
 /// What woke the session loop.
@@ -216,6 +229,7 @@ impl Session {
             return Ok(());
         }
         self.held.extend(jobs.iter().map(|job| job.id));
+        self.registration.pushed(jobs.iter().map(|job| job.id));
         let jobs = jobs.into_iter().filter_map(FetchedJob::from_job).collect();
         send(sink, &ServerMessage::Jobs { jobs }).await
     }
@@ -225,6 +239,7 @@ impl Session {
             ClientMessage::Hello { .. } => Err("hello was already received".to_owned()),
             ClientMessage::Credit { n } => {
                 self.capacity = self.capacity.saturating_add(n).min(MAX_CREDIT);
+                self.registration.credit(self.capacity);
                 self.want_fetch = true;
                 Ok(None)
             }
@@ -241,6 +256,7 @@ impl Session {
     }
 
     async fn heartbeat(&mut self, beats: Vec<WsBeat>) -> Result<ServerMessage, String> {
+        self.registration.heartbeat(self.engine.now());
         let ids: Vec<JobId> = beats.iter().map(|beat| beat.id).collect();
         let beats = beats
             .into_iter()
@@ -287,9 +303,11 @@ impl Session {
     /// The worker is done with these jobs: their slots are free again.
     fn settled(&mut self, ids: impl IntoIterator<Item = JobId>) {
         let before = self.held.len();
-        for id in ids {
-            self.held.remove(&id);
+        let ids: Vec<JobId> = ids.into_iter().collect();
+        for id in &ids {
+            self.held.remove(id);
         }
+        self.registration.settled(&ids);
         if self.held.len() < before {
             self.want_fetch = true;
         }
