@@ -14,8 +14,10 @@
 
 pub mod conformance;
 mod params;
+mod schedule;
 
 pub use params::*;
+pub use schedule::*;
 
 use async_trait::async_trait;
 use workhorse_core::{Job, JobId, Timestamp};
@@ -49,7 +51,9 @@ pub trait Store: Send + Sync + 'static {
     /// One job, in any state.
     async fn job_get(&self, id: JobId) -> Result<Option<Job>, StoreError>;
 
-    /// Jobs matching a filter, newest first, paginated by cursor.
+    /// Jobs matching a filter, newest first (by id: ids are UUID v7, so time-ordered),
+    /// paginated by cursor (the last id of the previous page; valid even once that job is
+    /// deleted).
     async fn job_list(&self, params: JobListParams) -> Result<JobPage, StoreError>;
 
     /// `ready → running` (Start) for up to `max` jobs of the named queues, highest priority
@@ -113,4 +117,54 @@ pub trait Store: Send + Sync + 'static {
 
     /// Changes a queue's controls, creating the queue if needed; returns its new state.
     async fn queue_update(&self, params: QueueUpdateParams) -> Result<QueueInfo, StoreError>;
+
+    /// Inserts the schedule, or updates the one of that name. The same definition changes
+    /// nothing (`changed: false`, `next_fire_at` kept); a new one is stored and its
+    /// `next_fire_at` recomputed as the first fire after `now`. `paused`, when given, is set.
+    async fn schedule_upsert(
+        &self,
+        params: ScheduleUpsertParams,
+    ) -> Result<ScheduleUpserted, StoreError>;
+
+    /// One schedule by name.
+    async fn schedule_get(&self, name: &str) -> Result<Option<Schedule>, StoreError>;
+
+    /// Every schedule, by name.
+    async fn schedule_list(&self) -> Result<Vec<Schedule>, StoreError>;
+
+    /// Deletes a schedule and its history (the jobs it made stay); `false` if none existed.
+    async fn schedule_delete(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Pauses or resumes a schedule; `None` if it does not exist. A paused schedule does not
+    /// fire; its `next_fire_at` stays, so on resume the fires it missed follow its misfire
+    /// policy.
+    async fn schedule_set_paused(
+        &self,
+        params: ScheduleSetPausedParams,
+    ) -> Result<Option<Schedule>, StoreError>;
+
+    /// Fires due schedules, in ONE transaction per call: for each unpaused schedule with
+    /// `next_fire_at ≤ now` (earliest first, up to `limit`), [`workhorse_core::due_fires`]
+    /// decides the fires; each makes a job keyed by [`fire_key`] (a replayed fire finds
+    /// its job instead of making a second), or is skipped under `overlap: skip` while the
+    /// previous fire's job is `scheduled | ready | running`; `next_fire_at` advances with a
+    /// guard on its old value (two concurrent firers never both fire); every fire is
+    /// recorded in the history. Returns the fires, in order.
+    async fn schedule_fire_due(&self, params: ScheduleFireDueParams)
+    -> Result<Vec<Fire>, StoreError>;
+
+    /// A fire by hand, now: a job keyed by [`fire_key`] with `now`, whatever the schedule's
+    /// paused state or overlap policy; `next_fire_at` is unchanged. `None` if no such
+    /// schedule.
+    async fn schedule_trigger(
+        &self,
+        params: ScheduleTriggerParams,
+    ) -> Result<Option<Fire>, StoreError>;
+
+    /// A schedule's recent fires, newest first (at most [`HISTORY_KEPT`] are kept).
+    async fn schedule_history(&self, params: ScheduleHistoryParams)
+    -> Result<Vec<Fire>, StoreError>;
+
+    /// The earliest `next_fire_at` of an unpaused schedule: when the firer must next wake.
+    async fn schedule_next_due(&self) -> Result<Option<Timestamp>, StoreError>;
 }

@@ -105,6 +105,10 @@ pub struct JobAckManyParams {
 
 /// What became of one ack.
 #[derive(Debug, Clone, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "most acks are applied; boxing every job to shrink the rare refusal costs more"
+)]
 pub enum AckOutcome {
     /// Applied; the job as it is now.
     Applied(Job),

@@ -1,0 +1,78 @@
+//! Operator actions: cancel and redrive.
+
+use super::list::Filter;
+use super::{JobUpdate, job_by_id};
+use crate::error::{Error, invalid};
+use crate::row::{micros, uuid_blob};
+use crate::sql::SQL;
+use rusqlite::types::Value;
+use rusqlite::{Connection, params, params_from_iter};
+use workhorse_core::{Job, JobId, JobState, Transition};
+use workhorse_store::{JobCancelParams, JobRedriveParams, RedriveSelector};
+
+/// Cancels a waiting job at once, flags a running one, returns a finished one unchanged.
+pub(crate) fn cancel(conn: &Connection, params: &JobCancelParams) -> Result<Option<Job>, Error> {
+    let Some(job) = job_by_id(conn, params.id)? else {
+        return Ok(None);
+    };
+    let id = uuid_blob(&params.id.0);
+    let changed = if job.state == JobState::Running {
+        JobUpdate::new(conn, &SQL.request_cancel)?.run(params.id, params![id])?
+    } else if Transition::Cancel.allowed_from(job.state) {
+        JobUpdate::new(conn, &SQL.cancel_waiting)?
+            .run(params.id, params![id, micros(params.now)])?
+    } else {
+        None
+    };
+    Ok(Some(changed.unwrap_or(job)))
+}
+
+/// Redrives the selected jobs that are in a redrivable state; returns them.
+pub(crate) fn redrive(conn: &Connection, params: JobRedriveParams) -> Result<Vec<Job>, Error> {
+    let ids = match params.selector {
+        RedriveSelector::Ids(ids) => ids,
+        RedriveSelector::Filter {
+            queue,
+            task,
+            state,
+            limit,
+        } => select(conn, queue, task, state.unwrap_or(JobState::Dead), limit)?,
+    };
+    let mut redrive = JobUpdate::new(conn, &SQL.redrive)?;
+    let mut redriven = Vec::with_capacity(ids.len());
+    for id in ids {
+        let job = redrive.run(id, params![uuid_blob(&id.0), micros(params.now)])?;
+        redriven.extend(job);
+    }
+    Ok(redriven)
+}
+
+/// Ids of jobs in `state` matching the filters, oldest first.
+fn select(
+    conn: &Connection,
+    queue: Option<String>,
+    task: Option<String>,
+    state: JobState,
+    limit: u32,
+) -> Result<Vec<JobId>, Error> {
+    if !Transition::Redrive.allowed_from(state) {
+        return Err(invalid(format!(
+            "only dead, cancelled or expired jobs can be redriven, not {state} ones"
+        )));
+    }
+    let mut filter = Filter::default();
+    filter
+        .when("state = ?", Some(state.as_str().to_owned()))
+        .when("queue = ?", queue)
+        .when("task = ?", task);
+    let sql = format!("SELECT id FROM jobs{} ORDER BY seq LIMIT ?", filter.sql());
+    let values = filter.values([Value::Integer(i64::from(limit))]);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let ids = stmt
+        .query_map(params_from_iter(values), |row| {
+            row.get::<_, [u8; 16]>(0)
+                .map(|bytes| JobId(uuid::Uuid::from_bytes(bytes)))
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(ids)
+}

@@ -1,0 +1,104 @@
+//! `job_insert_many`: new jobs, all or none, honouring unique keys.
+
+use crate::error::{Error, invalid};
+use crate::row::{StateSql, decode, duration_micros, json_text, micros, uuid_blob, whole};
+use crate::sql::SQL;
+use rusqlite::{Connection, Statement, params};
+use workhorse_core::{Job, Timestamp, limits};
+use workhorse_store::{Inserted, JobInsertManyParams};
+
+pub(crate) const INSERT: &str = "INSERT INTO jobs (id, task, queue, state, priority, args, kwargs, metadata, \
+    attempt, max_attempts, backoff_base_ms, backoff_max_ms, timeout_us, key, key_window_us, \
+    concurrency_key, concurrency_limit, progress, result, errors, cancel_requested, lease_id, \
+    lease_worker, lease_expires_at, created_at, run_at, expires_at, started_at, finished_at, \
+    schedule, scheduled_for) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, NULL, NULL, \
+    '[]', 0, NULL, NULL, NULL, ?17, ?18, ?19, NULL, NULL, ?20, ?21)";
+
+/// Inserts the batch in order; a job whose key is held gets the holder back instead.
+/// Runs inside one savepoint, so an error leaves nothing behind.
+pub(crate) fn insert_many(
+    conn: &Connection,
+    params: JobInsertManyParams,
+) -> Result<Vec<Inserted>, Error> {
+    if params.jobs.len() > limits::MAX_BATCH {
+        return Err(invalid(format!(
+            "a batch holds at most {} jobs; got {}",
+            limits::MAX_BATCH,
+            params.jobs.len()
+        )));
+    }
+    let now = params.now;
+    let mut insert = conn.prepare_cached(INSERT)?;
+    let mut inserted = Vec::with_capacity(params.jobs.len());
+    for new in params.jobs {
+        if let Some(key) = &new.key
+            && let Some(holder) = key_holder(conn, key, now)?
+        {
+            inserted.push(Inserted {
+                job: holder,
+                created: false,
+            });
+            continue;
+        }
+        let job = new.into_job(now);
+        insert_row(&mut insert, &job)?;
+        inserted.push(Inserted { job, created: true });
+    }
+    Ok(inserted)
+}
+
+/// The newest job that holds `key` at `now` ([`Job::holds_key`] decides). The query only
+/// skips jobs that can never hold it: finished ones without a key window.
+fn key_holder(conn: &Connection, key: &str, now: Timestamp) -> Result<Option<Job>, Error> {
+    let mut stmt = conn.prepare_cached(&SQL.key_candidates)?;
+    let mut rows = stmt.query([key])?;
+    while let Some(row) = rows.next()? {
+        let job = decode(row)?;
+        if job.holds_key(now) {
+            return Ok(Some(job));
+        }
+    }
+    Ok(None)
+}
+
+fn insert_row(insert: &mut Statement<'_>, job: &Job) -> Result<(), Error> {
+    insert.execute(params![
+        uuid_blob(&job.id.0),
+        job.task,
+        job.queue,
+        StateSql(job.state),
+        job.priority,
+        job.args.get(),
+        job.kwargs.get(),
+        json_text(job.metadata.as_ref()),
+        job.max_attempts,
+        whole(job.backoff.base_ms),
+        whole(job.backoff.max_ms),
+        job.timeout.map(duration_micros),
+        job.key,
+        job.key_window.map(duration_micros),
+        job.concurrency_key,
+        job.concurrency_limit,
+        micros(job.created_at),
+        micros(job.run_at),
+        job.expires_at.map(micros),
+        job.schedule,
+        job.scheduled_for.map(micros),
+    ])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn insert_names_every_column() {
+        let columns = super::INSERT
+            .split_once('(')
+            .and_then(|(_, rest)| rest.split_once(')'))
+            .map(|(cols, _)| cols.split(',').map(str::trim).collect::<Vec<_>>())
+            .expect("column list");
+        let expected: Vec<_> = crate::row::JOB_COLUMNS.split(',').map(str::trim).collect();
+        assert_eq!(columns, expected);
+    }
+}

@@ -1,0 +1,159 @@
+//! Leased jobs: heartbeats, acks (complete or fail) and releases, each guarded by its lease.
+
+use super::{JobUpdate, job_by_id, settle};
+use crate::error::Error;
+use crate::row::{json_text, micros, uuid_blob};
+use crate::sql::SQL;
+use rand::Rng;
+use rusqlite::{Connection, Statement, params};
+use workhorse_core::retry::{FailureReport, on_failure};
+use workhorse_core::{AttemptError, Job, JobId, JobState, Json, LeaseId, Timestamp};
+use workhorse_store::{
+    Ack, AckKind, AckOutcome, AckRefusal, Beat, HeartbeatOutcome, JobAckManyParams,
+    JobHeartbeatManyParams, JobReleaseManyParams,
+};
+
+/// Extends each beat's lease (never past the job's time limit) and records its progress.
+pub(crate) fn heartbeat_many(
+    conn: &Connection,
+    params: &JobHeartbeatManyParams,
+) -> Result<Vec<Option<HeartbeatOutcome>>, Error> {
+    let mut extend = conn.prepare_cached(&SQL.heartbeat)?;
+    params
+        .beats
+        .iter()
+        .map(|beat| heartbeat(conn, &mut extend, beat, params.now, params.lease))
+        .collect()
+}
+
+fn heartbeat(
+    conn: &Connection,
+    extend: &mut Statement<'_>,
+    beat: &Beat,
+    now: Timestamp,
+    lease: std::time::Duration,
+) -> Result<Option<HeartbeatOutcome>, Error> {
+    let Some(job) = job_by_id(conn, beat.id)? else {
+        return Ok(None);
+    };
+    let deadline = job.lease_deadline(now, lease);
+    let progress = beat
+        .progress
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()?;
+    let changed = extend.execute(params![
+        uuid_blob(&beat.id.0),
+        uuid_blob(&beat.lease_id.0),
+        micros(deadline),
+        progress,
+    ])?;
+    Ok((changed == 1).then_some(HeartbeatOutcome {
+        lease_expires_at: deadline,
+        cancel_requested: job.cancel_requested,
+    }))
+}
+
+/// Settles each ack on its own: a refused one changes nothing and stops nothing.
+pub(crate) fn ack_many(
+    conn: &Connection,
+    params: JobAckManyParams,
+) -> Result<Vec<AckOutcome>, Error> {
+    let mut rng = rand::rng();
+    let mut completion = JobUpdate::new(conn, &SQL.complete)?;
+    let now = params.now;
+    params
+        .acks
+        .into_iter()
+        .map(|Ack { id, lease_id, kind }| match kind {
+            AckKind::Complete { result } => {
+                complete(conn, &mut completion, id, lease_id, result.as_ref(), now)
+            }
+            AckKind::Fail(report) => fail(conn, id, lease_id, report, now, &mut rng),
+        })
+        .collect()
+}
+
+fn complete(
+    conn: &Connection,
+    completion: &mut JobUpdate<'_>,
+    id: JobId,
+    lease: LeaseId,
+    result: Option<&Json>,
+    now: Timestamp,
+) -> Result<AckOutcome, Error> {
+    let done = completion.run(
+        id,
+        params![
+            uuid_blob(&id.0),
+            uuid_blob(&lease.0),
+            json_text(result),
+            micros(now)
+        ],
+    )?;
+    match done {
+        Some(job) => Ok(AckOutcome::Applied(job)),
+        None => refusal(conn, id),
+    }
+}
+
+fn fail(
+    conn: &Connection,
+    id: JobId,
+    lease: LeaseId,
+    report: FailureReport,
+    now: Timestamp,
+    rng: &mut impl Rng,
+) -> Result<AckOutcome, Error> {
+    let Some(job) = job_by_id(conn, id)? else {
+        return Ok(AckOutcome::Refused(AckRefusal::UnknownJob));
+    };
+    if !runs_under(&job, lease) {
+        return Ok(AckOutcome::Refused(AckRefusal::LeaseLost));
+    }
+    let outcome = on_failure(&job, &report, now, rng);
+    let error = AttemptError {
+        attempt: job.attempt,
+        at: now,
+        kind: report.kind,
+        message: report.message,
+        traceback: report.traceback,
+    };
+    Ok(match settle(conn, &job, lease, outcome, error, now)? {
+        Some(job) => AckOutcome::Applied(job),
+        None => AckOutcome::Refused(AckRefusal::LeaseLost),
+    })
+}
+
+/// Whether `job` runs under `lease`: what [`on_failure`] assumes of the job it judges.
+fn runs_under(job: &Job, lease: LeaseId) -> bool {
+    job.state == JobState::Running && job.lease.as_ref().is_some_and(|l| l.id == lease)
+}
+
+fn refusal(conn: &Connection, id: JobId) -> Result<AckOutcome, Error> {
+    let exists = conn
+        .prepare_cached("SELECT 1 FROM jobs WHERE id = ?1")?
+        .exists([uuid_blob(&id.0)])?;
+    Ok(AckOutcome::Refused(if exists {
+        AckRefusal::LeaseLost
+    } else {
+        AckRefusal::UnknownJob
+    }))
+}
+
+/// Hands jobs back to `ready` with their attempt uncounted; returns those released.
+pub(crate) fn release_many(
+    conn: &Connection,
+    params: &JobReleaseManyParams,
+) -> Result<Vec<Job>, Error> {
+    let mut release = JobUpdate::new(conn, &SQL.release)?;
+    let mut released = Vec::with_capacity(params.releases.len());
+    for (id, lease) in &params.releases {
+        let job = release.run(
+            *id,
+            params![uuid_blob(&id.0), uuid_blob(&lease.0), micros(params.now)],
+        )?;
+        released.extend(job);
+    }
+    Ok(released)
+}

@@ -1,0 +1,100 @@
+//! The store operations, one module per family. Each runs on one connection: the writer's
+//! (inside the group transaction) or a reader's.
+
+pub(crate) mod admin;
+pub(crate) mod fetch;
+pub(crate) mod insert;
+pub(crate) mod lease;
+pub(crate) mod list;
+pub(crate) mod queues;
+pub(crate) mod schedule;
+pub(crate) mod schedule_fire;
+pub(crate) mod time;
+
+use crate::error::Error;
+use crate::row::{JOB_COLUMNS, decode, micros, uuid_blob};
+use rusqlite::{CachedStatement, Connection, OptionalExtension, Params, Statement};
+use std::sync::LazyLock;
+use workhorse_core::{AttemptError, Job, JobId, JobState, LeaseId, Outcome, Timestamp};
+
+static BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"));
+
+/// One job by id, in any state.
+pub(crate) fn job_by_id(conn: &Connection, id: JobId) -> Result<Option<Job>, Error> {
+    let mut by_id = conn.prepare_cached(&BY_ID)?;
+    read_job(&mut by_id, id)
+}
+
+fn read_job(by_id: &mut Statement<'_>, id: JobId) -> Result<Option<Job>, Error> {
+    Ok(by_id.query_row([uuid_blob(&id.0)], decode).optional()?)
+}
+
+/// A guarded `UPDATE` of one job at a time and the read-back of the job it changed,
+/// prepared once and reused for every item of a command.
+///
+/// Not `UPDATE … RETURNING`: SQLite buffers returned rows in a temporary table, which costs
+/// more than reading the row again through the `id` index.
+pub(crate) struct JobUpdate<'c> {
+    update: CachedStatement<'c>,
+    by_id: CachedStatement<'c>,
+}
+
+impl<'c> JobUpdate<'c> {
+    pub fn new(conn: &'c Connection, sql: &str) -> Result<Self, Error> {
+        Ok(JobUpdate {
+            update: conn.prepare_cached(sql)?,
+            by_id: conn.prepare_cached(&BY_ID)?,
+        })
+    }
+
+    /// Runs the update of job `id`; the job as it is now, or `None` when the guard held.
+    pub fn run(&mut self, id: JobId, params: impl Params) -> Result<Option<Job>, Error> {
+        if self.update.execute(params)? == 0 {
+            return Ok(None);
+        }
+        read_job(&mut self.by_id, id)
+    }
+}
+
+/// The job's error history with one more attempt's error, as the `errors` column stores it.
+pub(crate) fn errors_with(job: &Job, error: AttemptError) -> Result<String, Error> {
+    let mut errors = Vec::with_capacity(job.errors.len() + 1);
+    errors.extend_from_slice(&job.errors);
+    errors.push(error);
+    Ok(serde_json::to_string(&errors)?)
+}
+
+/// `finished_at` for a job entering `state`: now for a terminal state, none otherwise.
+pub(crate) fn finished_at(state: JobState, now: Timestamp) -> Option<i64> {
+    state.is_terminal().then(|| micros(now))
+}
+
+/// Carries out `outcome` for the running `job` under `lease`: its error recorded, its lease
+/// cleared, `run_at` and `finished_at` as the outcome's target state needs. `None` if the
+/// job no longer runs under that lease.
+pub(crate) fn settle(
+    conn: &Connection,
+    job: &Job,
+    lease: LeaseId,
+    outcome: Outcome,
+    error: AttemptError,
+    now: Timestamp,
+) -> Result<Option<Job>, Error> {
+    let run_at = match outcome {
+        Outcome::Retry { run_at } => run_at,
+        Outcome::Rescue => now,
+        Outcome::Bury | Outcome::Cancel => job.run_at,
+    };
+    let target = outcome.transition().target();
+    JobUpdate::new(conn, crate::sql::SQL.settle(outcome))?.run(
+        job.id,
+        rusqlite::params![
+            uuid_blob(&job.id.0),
+            uuid_blob(&lease.0),
+            micros(run_at),
+            errors_with(job, error)?,
+            finished_at(target, now),
+        ],
+    )
+}

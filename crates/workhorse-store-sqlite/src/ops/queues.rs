@@ -1,0 +1,212 @@
+//! Queue controls (pause, max running, rate limit and its current window) and counts.
+
+use crate::error::{Error, invalid};
+use crate::row::{Micros, duration_micros, micros};
+use crate::sql::quote;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use workhorse_core::queue::validate_queue_name;
+use workhorse_core::{JobState, QueueConfig, RateLimit, Timestamp};
+use workhorse_store::{QueueInfo, QueueUpdateParams};
+
+const CONTROLS: &str = "SELECT name, paused, max_running, rate_limit, rate_period_us, \
+    window_start, window_count FROM queues";
+
+/// A queue's controls and its current rate-limit window.
+pub(crate) struct Controls {
+    pub config: QueueConfig,
+    /// When the current fixed window began (its first start).
+    pub window_start: Option<Timestamp>,
+    /// Starts within that window.
+    pub window_count: u32,
+}
+
+impl Controls {
+    fn defaults(name: &str) -> Controls {
+        Controls {
+            config: QueueConfig {
+                name: name.to_owned(),
+                ..QueueConfig::default()
+            },
+            window_start: None,
+            window_count: 0,
+        }
+    }
+
+    /// How many more jobs the rate limit lets start at `now`; `None` without a limit.
+    pub fn rate_room(&self, now: Timestamp) -> Option<u32> {
+        let rate = self.config.rate_limit?;
+        Some(rate.limit.saturating_sub(self.window_at(now, rate).1))
+    }
+
+    /// The window in force at `now`: the current one, or a new one starting now.
+    fn window_at(&self, now: Timestamp, rate: RateLimit) -> (Timestamp, u32) {
+        match self.window_start {
+            Some(start) if now < workhorse_core::clock::add(start, rate.period) => {
+                (start, self.window_count)
+            }
+            _ => (now, 0),
+        }
+    }
+
+    /// Counts `started` more starts at `now` against the rate limit.
+    pub fn record_starts(
+        &self,
+        conn: &Connection,
+        started: u32,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        let Some(rate) = self.config.rate_limit else {
+            return Ok(());
+        };
+        if started == 0 {
+            return Ok(());
+        }
+        let (start, count) = self.window_at(now, rate);
+        conn.prepare_cached(
+            "UPDATE queues SET window_start = ?2, window_count = ?3 WHERE name = ?1",
+        )?
+        .execute(params![self.config.name, micros(start), count + started])?;
+        Ok(())
+    }
+}
+
+fn decode_controls(row: &Row<'_>) -> rusqlite::Result<Controls> {
+    let rate_limit = match (row.get::<_, Option<u32>>(3)?, row.get::<_, Option<i64>>(4)?) {
+        (Some(limit), Some(period)) => Some(RateLimit {
+            limit,
+            period: Duration::from_micros(period.max(0) as u64),
+        }),
+        _ => None,
+    };
+    Ok(Controls {
+        config: QueueConfig {
+            name: row.get(0)?,
+            paused: row.get(1)?,
+            max_running: row.get(2)?,
+            rate_limit,
+        },
+        window_start: row.get::<_, Option<Micros>>(5)?.map(|t| t.0),
+        window_count: row.get(6)?,
+    })
+}
+
+/// The controls of `name`; a queue with no settings has the defaults.
+pub(crate) fn controls(conn: &Connection, name: &str) -> Result<Controls, Error> {
+    let found = conn
+        .prepare_cached(&format!("{CONTROLS} WHERE name = ?1"))?
+        .query_row([name], decode_controls)
+        .optional()?;
+    Ok(found.unwrap_or_else(|| Controls::defaults(name)))
+}
+
+/// Every queue with jobs or settings, by name. Counting scans `jobs` once (no index holds
+/// every job by queue and state: see the schema); it runs on a reader, never the writer.
+pub(crate) fn list(conn: &Connection) -> Result<Vec<QueueInfo>, Error> {
+    let mut infos = BTreeMap::new();
+    let mut stmt = conn.prepare_cached(CONTROLS)?;
+    for controls in stmt.query_map([], decode_controls)? {
+        let config = controls?.config;
+        infos.insert(config.name.clone(), empty_info(config));
+    }
+    let mut stmt = conn.prepare_cached("SELECT queue, state FROM jobs")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let queue = text(row, 0)?;
+        let state = state_of(text(row, 1)?)?;
+        let info = match infos.get_mut(queue) {
+            Some(info) => info,
+            None => infos
+                .entry(queue.to_owned())
+                .or_insert_with(|| empty_info(Controls::defaults(queue).config)),
+        };
+        *info.counts.entry(state).or_insert(0) += 1;
+    }
+    for info in infos.values_mut() {
+        info.oldest_ready_at = oldest_ready(conn, &info.config.name, &info.counts)?;
+    }
+    Ok(infos.into_values().collect())
+}
+
+/// One queue's counts and oldest ready job, around the controls `config`.
+pub(crate) fn info(conn: &Connection, config: QueueConfig) -> Result<QueueInfo, Error> {
+    let mut info = empty_info(config);
+    let mut stmt = conn.prepare_cached("SELECT state FROM jobs WHERE queue = ?1")?;
+    let mut rows = stmt.query([&info.config.name])?;
+    while let Some(row) = rows.next()? {
+        *info.counts.entry(state_of(text(row, 0)?)?).or_insert(0) += 1;
+    }
+    info.oldest_ready_at = oldest_ready(conn, &info.config.name, &info.counts)?;
+    Ok(info)
+}
+
+fn text<'r>(row: &'r Row<'_>, index: usize) -> rusqlite::Result<&'r str> {
+    row.get_ref(index)?.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn empty_info(config: QueueConfig) -> QueueInfo {
+    QueueInfo {
+        config,
+        counts: BTreeMap::new(),
+        oldest_ready_at: None,
+    }
+}
+
+fn state_of(name: &str) -> Result<JobState, Error> {
+    name.parse()
+        .map_err(|e| Error::Store(workhorse_store::StoreError::Internal(format!("{e}"))))
+}
+
+fn oldest_ready(
+    conn: &Connection,
+    queue: &str,
+    counts: &BTreeMap<JobState, u64>,
+) -> Result<Option<Timestamp>, Error> {
+    if !counts.contains_key(&JobState::Ready) {
+        return Ok(None);
+    }
+    let sql = format!(
+        "SELECT min(run_at) FROM jobs WHERE queue = ?1 AND state = {}",
+        quote(JobState::Ready)
+    );
+    let oldest: Option<Micros> = conn
+        .prepare_cached(&sql)?
+        .query_row([queue], |r| r.get(0))?;
+    Ok(oldest.map(|t| t.0))
+}
+
+/// Applies the changes the params ask for, creating the queue if needed; returns the new
+/// controls.
+pub(crate) fn update(conn: &Connection, params: &QueueUpdateParams) -> Result<QueueConfig, Error> {
+    validate_queue_name(&params.name).map_err(|e| invalid(e.to_string()))?;
+    if let Some(Some(rate)) = &params.rate_limit {
+        rate.validate().map_err(|e| invalid(e.to_string()))?;
+    }
+    let mut config = controls(conn, &params.name)?.config;
+    if let Some(paused) = params.paused {
+        config.paused = paused;
+    }
+    if let Some(max_running) = params.max_running {
+        config.max_running = max_running;
+    }
+    if let Some(rate_limit) = params.rate_limit {
+        config.rate_limit = rate_limit;
+    }
+    conn.prepare_cached(
+        "INSERT INTO queues (name, paused, max_running, rate_limit, rate_period_us) \
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, \
+         max_running = excluded.max_running, rate_limit = excluded.rate_limit, \
+         rate_period_us = excluded.rate_period_us",
+    )?
+    .execute(params![
+        config.name,
+        config.paused,
+        config.max_running,
+        config.rate_limit.map(|r| r.limit),
+        config.rate_limit.map(|r| duration_micros(r.period)),
+    ])?;
+    Ok(config)
+}

@@ -1,0 +1,105 @@
+//! Query plans of the hot statements: each must use its index, never scan `jobs`, and the
+//! per-job writes must not build a temporary table at every execution.
+
+use crate::schema::open_writer;
+use crate::sql::SQL;
+use rusqlite::Connection;
+use std::time::Duration;
+use workhorse_core::Outcome;
+
+fn plan(conn: &Connection, sql: &str) -> Vec<String> {
+    let mut stmt = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap_or_else(|e| panic!("{e}: {sql}"));
+    // Parameters stay unbound (NULL): the plan does not depend on their values.
+    let mut rows = stmt.raw_query();
+    let mut steps = Vec::new();
+    while let Some(row) = rows.next().expect("plan row") {
+        steps.push(row.get::<_, String>(3).expect("plan detail"));
+    }
+    steps
+}
+
+fn assert_uses(conn: &Connection, sql: &str, index: &str) {
+    let steps = plan(conn, sql);
+    let described = format!("{steps:?}\nfor: {sql}");
+    assert!(
+        steps.iter().any(|s| s.contains(index)),
+        "expected {index} in {described}"
+    );
+    assert!(
+        !steps.iter().any(|s| s == "SCAN jobs"),
+        "a table scan in {described}"
+    );
+}
+
+/// Whether running `sql` opens a temporary B-tree (an `IN` list of three or more values, a
+/// `RETURNING` buffer, a sort…).
+fn opens_temp_table(conn: &Connection, sql: &str) -> bool {
+    let mut stmt = conn
+        .prepare(&format!("EXPLAIN {sql}"))
+        .unwrap_or_else(|e| panic!("{e}: {sql}"));
+    let mut rows = stmt.raw_query();
+    let mut found = false;
+    while let Some(row) = rows.next().expect("opcode") {
+        found |= row.get::<_, String>(1).expect("opcode name") == "OpenEphemeral";
+    }
+    found
+}
+
+#[test]
+fn per_job_writes_build_no_temporary_table() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conn = open_writer(&dir.path().join("p.db"), Duration::from_secs(1)).expect("open");
+    let settles = [
+        Outcome::Rescue,
+        Outcome::Bury,
+        Outcome::Cancel,
+        Outcome::Retry {
+            run_at: workhorse_core::Timestamp::UNIX_EPOCH,
+        },
+    ]
+    .map(|o| SQL.settle(o));
+    let statements = [
+        crate::ops::insert::INSERT,
+        &SQL.start,
+        &SQL.expire_one,
+        &SQL.complete,
+        &SQL.release,
+        &SQL.cancel_waiting,
+        &SQL.request_cancel,
+        &SQL.redrive,
+        &SQL.heartbeat,
+        &SQL.key_candidates,
+    ];
+    for sql in statements.into_iter().chain(settles) {
+        assert!(!opens_temp_table(&conn, sql), "a temporary table in: {sql}");
+    }
+}
+
+#[test]
+fn hot_statements_use_their_indexes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conn = open_writer(&dir.path().join("p.db"), Duration::from_secs(1)).expect("open");
+    let [(candidates, _), ..] = crate::ops::fetch::reads_sql();
+    let sorts = plan(&conn, candidates)
+        .iter()
+        .any(|s| s.contains("TEMP B-TREE"));
+    assert!(!sorts, "the index gives fetch order without a sort");
+    for (sql, index) in crate::ops::fetch::reads_sql() {
+        assert_uses(&conn, sql, index);
+    }
+    assert_uses(&conn, &SQL.start, "INTEGER PRIMARY KEY");
+    assert_uses(&conn, &SQL.complete, "sqlite_autoindex_jobs_1");
+    assert_uses(
+        &conn,
+        SQL.settle(Outcome::Rescue),
+        "sqlite_autoindex_jobs_1",
+    );
+    assert_uses(&conn, &SQL.promote_due, "jobs_scheduled");
+    assert_uses(&conn, &SQL.expire_due, "jobs_expiring");
+    assert_uses(&conn, &SQL.key_candidates, "jobs_key");
+    for (sql, index) in crate::ops::time::statements_sql() {
+        assert_uses(&conn, sql, index);
+    }
+}

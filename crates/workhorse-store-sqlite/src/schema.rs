@@ -1,0 +1,125 @@
+//! Opening connections: pragmas, and migrations tracked by `PRAGMA user_version`.
+
+use crate::error::Error;
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use std::path::Path;
+use std::time::Duration;
+use workhorse_store::StoreError;
+
+/// Every migration, in order; `user_version` counts those applied.
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_schedules.sql"),
+];
+
+/// Enough for every distinct statement the store prepares, so none is evicted and re-parsed.
+const STATEMENT_CACHE: usize = 128;
+
+/// Opens (creating if needed) the database for writing, in WAL mode with `synchronous=FULL`,
+/// and brings its schema up to date.
+pub(crate) fn open_writer(path: &Path, busy_timeout: Duration) -> Result<Connection, Error> {
+    let mut conn = Connection::open(path)?;
+    conn.busy_timeout(busy_timeout)?;
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::Store(StoreError::Internal(format!(
+            "{} cannot use WAL mode (got {mode})",
+            path.display()
+        ))));
+    }
+    // FULL: the WAL is fsynced at every commit, so an answered write survives power loss.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "cache_size", -65_536)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// Opens a read-only connection to a database [`open_writer`] has set up.
+pub(crate) fn open_reader(path: &Path, busy_timeout: Duration) -> Result<Connection, Error> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(busy_timeout)?;
+    conn.pragma_update(None, "cache_size", -16_384)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), Error> {
+    let applied: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let applied = applied.max(0) as usize;
+    if applied > MIGRATIONS.len() {
+        return Err(Error::Store(StoreError::Internal(format!(
+            "the database has schema version {applied}, newer than this build knows ({}); \
+             upgrade Workhorse",
+            MIGRATIONS.len()
+        ))));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+        tracing::info!(version = index + 1, "applied SQLite migration");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::guard;
+    use workhorse_core::{JobState, Transition};
+
+    #[test]
+    fn state_check_lists_exactly_the_job_states() {
+        let schema = MIGRATIONS[0];
+        let start = schema.find("CHECK (state = ").expect("state check") + 7;
+        let end = start + schema[start..].find("),").expect("end of the check");
+        let listed: Vec<&str> = schema[start..end]
+            .split("OR")
+            .map(|term| {
+                term.trim()
+                    .trim_start_matches("state = ")
+                    .trim_matches('\'')
+            })
+            .collect();
+        let expected: Vec<&str> = JobState::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(listed, expected);
+    }
+
+    #[test]
+    fn expiring_index_predicate_is_the_expire_guard() {
+        // SQLite uses a partial index only when the query repeats its predicate; the expire
+        // queries are built from `guard(Transition::Expire)`.
+        assert!(MIGRATIONS[0].contains(&guard(Transition::Expire)));
+    }
+
+    #[test]
+    fn reopening_applies_nothing_twice() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("w.db");
+        drop(open_writer(&path, Duration::from_secs(1)).expect("first open"));
+        let conn = open_writer(&path, Duration::from_secs(1)).expect("second open");
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .expect("version");
+        assert_eq!(version, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("w.db");
+        let conn = open_writer(&path, Duration::from_secs(1)).expect("open");
+        conn.pragma_update(None, "user_version", 99).expect("bump");
+        drop(conn);
+        let err = open_writer(&path, Duration::from_secs(1)).expect_err("newer schema");
+        assert!(format!("{err:?}").contains("schema version 99"));
+    }
+}

@@ -1,0 +1,191 @@
+//! [`Store`] for [`SqliteStore`]: writes to the writer thread, reads to the read pool.
+
+use crate::SqliteStore;
+use crate::ops::{
+    admin, fetch, insert, job_by_id, lease, list, queues, schedule, schedule_fire, time,
+};
+use async_trait::async_trait;
+use workhorse_core::{Job, JobId, Timestamp};
+use workhorse_store::{
+    AckOutcome, HeartbeatOutcome, Inserted, JobAckManyParams, JobCancelParams,
+    JobDeleteFinishedParams, JobFetchParams, JobHeartbeatManyParams, JobInsertManyParams,
+    JobListParams, JobPage, JobPromoteDueParams, JobRedriveParams, JobReleaseManyParams,
+    JobRescueParams, PromoteOutcome, QueueInfo, QueueListParams, QueueUpdateParams, Store,
+    StoreError,
+};
+use workhorse_store::{
+    Fire, Schedule, ScheduleFireDueParams, ScheduleHistoryParams, ScheduleSetPausedParams,
+    ScheduleTriggerParams, ScheduleUpsertParams, ScheduleUpserted,
+};
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn job_insert_many(
+        &self,
+        params: JobInsertManyParams,
+    ) -> Result<Vec<Inserted>, StoreError> {
+        self.writer
+            .write(move |conn| insert::insert_many(conn, params))
+            .await
+    }
+
+    async fn job_get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        self.readers.read(move |conn| job_by_id(conn, id)).await
+    }
+
+    async fn job_list(&self, params: JobListParams) -> Result<JobPage, StoreError> {
+        self.readers
+            .read(move |conn| list::list(conn, params))
+            .await
+    }
+
+    async fn job_fetch_available(&self, params: JobFetchParams) -> Result<Vec<Job>, StoreError> {
+        self.writer
+            .write(move |conn| fetch::fetch(conn, &params))
+            .await
+    }
+
+    async fn job_heartbeat_many(
+        &self,
+        params: JobHeartbeatManyParams,
+    ) -> Result<Vec<Option<HeartbeatOutcome>>, StoreError> {
+        self.writer
+            .write(move |conn| lease::heartbeat_many(conn, &params))
+            .await
+    }
+
+    async fn job_ack_many(&self, params: JobAckManyParams) -> Result<Vec<AckOutcome>, StoreError> {
+        self.writer
+            .write(move |conn| lease::ack_many(conn, params))
+            .await
+    }
+
+    async fn job_release_many(&self, params: JobReleaseManyParams) -> Result<Vec<Job>, StoreError> {
+        self.writer
+            .write(move |conn| lease::release_many(conn, &params))
+            .await
+    }
+
+    async fn job_cancel(&self, params: JobCancelParams) -> Result<Option<Job>, StoreError> {
+        self.writer
+            .write(move |conn| admin::cancel(conn, &params))
+            .await
+    }
+
+    async fn job_redrive(&self, params: JobRedriveParams) -> Result<Vec<Job>, StoreError> {
+        self.writer
+            .write(move |conn| admin::redrive(conn, params))
+            .await
+    }
+
+    async fn job_promote_due(
+        &self,
+        params: JobPromoteDueParams,
+    ) -> Result<PromoteOutcome, StoreError> {
+        self.writer
+            .write(move |conn| time::promote_due(conn, &params))
+            .await
+    }
+
+    async fn job_next_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.readers.read(time::next_due).await
+    }
+
+    async fn job_rescue_expired(&self, params: JobRescueParams) -> Result<Vec<Job>, StoreError> {
+        self.writer
+            .write(move |conn| time::rescue_expired(conn, &params))
+            .await
+    }
+
+    async fn job_delete_finished(
+        &self,
+        params: JobDeleteFinishedParams,
+    ) -> Result<u64, StoreError> {
+        self.writer
+            .write(move |conn| time::delete_finished(conn, &params))
+            .await
+    }
+
+    async fn queue_list(&self, _params: QueueListParams) -> Result<Vec<QueueInfo>, StoreError> {
+        self.readers.read(queues::list).await
+    }
+
+    /// The controls change on the writer; the counts are then read on a reader, so that
+    /// counting never holds up writes.
+    async fn queue_update(&self, params: QueueUpdateParams) -> Result<QueueInfo, StoreError> {
+        let config = self
+            .writer
+            .write(move |conn| queues::update(conn, &params))
+            .await?;
+        self.readers
+            .read(move |conn| queues::info(conn, config))
+            .await
+    }
+
+    async fn schedule_upsert(
+        &self,
+        params: ScheduleUpsertParams,
+    ) -> Result<ScheduleUpserted, StoreError> {
+        self.writer
+            .write(move |conn| schedule::upsert(conn, params))
+            .await
+    }
+
+    async fn schedule_get(&self, name: &str) -> Result<Option<Schedule>, StoreError> {
+        let name = name.to_owned();
+        self.readers
+            .read(move |conn| schedule::get(conn, &name))
+            .await
+    }
+
+    async fn schedule_list(&self) -> Result<Vec<Schedule>, StoreError> {
+        self.readers.read(schedule::list).await
+    }
+
+    async fn schedule_delete(&self, name: &str) -> Result<bool, StoreError> {
+        let name = name.to_owned();
+        self.writer
+            .write(move |conn| schedule::delete(conn, &name))
+            .await
+    }
+
+    async fn schedule_set_paused(
+        &self,
+        params: ScheduleSetPausedParams,
+    ) -> Result<Option<Schedule>, StoreError> {
+        self.writer
+            .write(move |conn| schedule::set_paused(conn, &params))
+            .await
+    }
+
+    async fn schedule_fire_due(
+        &self,
+        params: ScheduleFireDueParams,
+    ) -> Result<Vec<Fire>, StoreError> {
+        self.writer
+            .write(move |conn| schedule_fire::fire_due(conn, &params))
+            .await
+    }
+
+    async fn schedule_trigger(
+        &self,
+        params: ScheduleTriggerParams,
+    ) -> Result<Option<Fire>, StoreError> {
+        self.writer
+            .write(move |conn| schedule_fire::trigger(conn, &params))
+            .await
+    }
+
+    async fn schedule_history(
+        &self,
+        params: ScheduleHistoryParams,
+    ) -> Result<Vec<Fire>, StoreError> {
+        self.readers
+            .read(move |conn| schedule_fire::history(conn, &params))
+            .await
+    }
+
+    async fn schedule_next_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.readers.read(schedule::next_due).await
+    }
+}
