@@ -1,2 +1,155 @@
-//! The `workhorse` command line.
-fn main() {}
+//! The `workhorse` command line: `serve` runs the server; `enqueue`, `jobs`, `queues` and
+//! `dlq` talk to a running one over HTTP; `bench` measures one.
+//!
+//! Output is a human table by default and JSON with `--json`. Every error prints one line
+//! on stderr (`error: …`) and exits with status 1.
+#![expect(
+    clippy::print_stdout,
+    reason = "the command line's output is its interface"
+)]
+
+mod bench;
+mod dlq;
+mod enqueue;
+mod jobs;
+mod migrate;
+mod output;
+mod queues;
+mod schedules;
+mod serve;
+mod shutdown;
+mod tokens;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal as _;
+use std::process::ExitCode;
+use workhorse_client::Client;
+
+/// Durable background jobs: the server and its command line.
+#[derive(Debug, Parser)]
+#[command(name = "workhorse", version, about)]
+struct Cli {
+    /// The server to talk to (client commands and bench).
+    #[arg(long, global = true, env = "WORKHORSE_URL", default_value = workhorse_client::DEFAULT_URL)]
+    url: String,
+    /// API token, for servers that require one (client commands and bench).
+    #[arg(long, global = true, env = "WORKHORSE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Print JSON instead of human tables (client commands).
+    #[arg(long, global = true)]
+    json: bool,
+    /// Log line format, on stderr.
+    #[arg(long, global = true, value_enum, env = "WORKHORSE_LOG_FORMAT", default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(serve::ServeArgs),
+    /// Bring the database schema up to date (PostgreSQL with --database, else SQLite) and exit.
+    Migrate(migrate::MigrateArgs),
+    /// Enqueue one job.
+    Enqueue(Box<enqueue::EnqueueArgs>),
+    /// List, show, cancel and retry jobs.
+    #[command(subcommand)]
+    Jobs(jobs::JobsCommand),
+    /// List queues, pause and resume them, set their limits.
+    #[command(subcommand)]
+    Queues(queues::QueuesCommand),
+    /// Cron, interval and one-off schedules: list, show, declare, pause, trigger.
+    #[command(subcommand)]
+    Schedules(schedules::SchedulesCommand),
+    /// The dead-letter set: list dead jobs, redrive them.
+    #[command(subcommand)]
+    Dlq(dlq::DlqCommand),
+    /// Measure a running server: enqueue throughput, end-to-end throughput, start latency.
+    Bench(bench::BenchArgs),
+    /// API tokens of a data directory: create (printed once), list, revoke.
+    #[command(subcommand)]
+    Tokens(tokens::TokensCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` keeps the whole cause chain on one line.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let json = cli.json;
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Migrate(args) => migrate::run(args, json).await,
+        Command::Enqueue(args) => {
+            enqueue::run(&client(&cli.url, cli.token.as_deref())?, *args, json).await
+        }
+        Command::Jobs(command) => {
+            jobs::run(&client(&cli.url, cli.token.as_deref())?, command, json).await
+        }
+        Command::Queues(command) => {
+            queues::run(&client(&cli.url, cli.token.as_deref())?, command, json).await
+        }
+        Command::Schedules(command) => {
+            schedules::run(&client(&cli.url, cli.token.as_deref())?, command, json).await
+        }
+        Command::Dlq(command) => {
+            dlq::run(&client(&cli.url, cli.token.as_deref())?, command, json).await
+        }
+        Command::Bench(args) => bench::run(&client(&cli.url, cli.token.as_deref())?, args).await,
+        Command::Tokens(command) => tokens::run(command, json),
+    }
+}
+
+fn client(url: &str, token: Option<&str>) -> anyhow::Result<Client> {
+    let client = Client::new(url)?;
+    Ok(match token {
+        Some(token) => client.with_token(token.trim()),
+        None => client,
+    })
+}
+
+/// Logs go to stderr: `RUST_LOG` decides what, `--log-format` how. The server logs at
+/// `info` by default; client commands only warn, so their output stays clean.
+fn init_logging(cli: &Cli) {
+    let default = match cli.command {
+        Command::Serve(_) => "info",
+        _ => "warn",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Colors only on a terminal: log files and CI output stay plain text.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,1 +1,38 @@
-//! Workhorse Rust SDK: Client (enqueue, status, result, cancel) and Worker (run typed tasks).
+//! Workhorse Rust SDK.
+//!
+//! - [`Client`]: enqueue jobs (one or a batch), read them, wait for their results, cancel
+//!   and redrive them, list and control queues, declare and control schedules; also the
+//!   plain-HTTP worker calls.
+//! - [`Task`]: a typed task (name, argument and output types, default options), enqueued
+//!   with [`Client::enqueue_task`] and run by a [`Worker`].
+//! - [`Worker`]: runs tasks for jobs pushed over a WebSocket session, with concurrency,
+//!   heartbeats, progress, per-job cancellation and graceful shutdown.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), workhorse_client::ClientError> {
+//! use workhorse_client::Client;
+//! use workhorse_protocol::EnqueueRequest;
+//!
+//! let client = Client::from_env()?; // WORKHORSE_URL, default http://127.0.0.1:7431
+//! let enqueued = client.enqueue(EnqueueRequest::new("reports.build")).await?;
+//! let job = client
+//!     .wait_for_result(enqueued.job.id, std::time::Duration::from_secs(30))
+//!     .await?;
+//! println!("{}", job.state);
+//! # Ok(())
+//! # }
+//! ```
+
+mod api;
+mod client;
+mod client_schedules;
+mod error;
+mod task;
+pub mod worker;
+mod worker_http;
+
+pub use api::Enqueued;
+pub use client::{Client, DEFAULT_URL, TOKEN_ENV, URL_ENV};
+pub use error::ClientError;
+pub use task::{Task, TaskOptions, output, request};
+pub use worker::{JobContext, RawArgs, StopReason, TaskError, TaskHandler, Worker, WorkerBuilder};

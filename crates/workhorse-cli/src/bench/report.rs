@@ -1,0 +1,130 @@
+//! The bench's results: a table for people, JSON for tools.
+
+use super::{Bench, BenchArgs};
+use crate::output::Table;
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::time::Duration;
+
+/// A throughput figure.
+#[derive(Debug, Clone, Serialize)]
+pub struct Throughput {
+    pub jobs: u64,
+    pub seconds: f64,
+    pub jobs_per_second: f64,
+    /// Concurrent producers, batches in flight, or worker slots.
+    pub concurrency: usize,
+}
+
+impl Throughput {
+    /// `jobs` done in `elapsed` with `concurrency`.
+    pub fn new(jobs: u64, elapsed: Duration, concurrency: usize) -> Self {
+        let seconds = elapsed.as_secs_f64();
+        Throughput {
+            jobs,
+            seconds,
+            jobs_per_second: jobs as f64 / seconds.max(f64::EPSILON),
+            concurrency,
+        }
+    }
+}
+
+/// Start-latency percentiles, in milliseconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Latency {
+    pub jobs: u64,
+    pub target_rate: u64,
+    pub achieved_rate: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Latency {
+    /// Percentiles of `micros` (latencies in microseconds) for `jobs` enqueued at `rate`.
+    pub fn new(jobs: u64, rate: u64, enqueue_time: Duration, micros: &Histogram<u64>) -> Self {
+        let ms = |quantile: f64| micros.value_at_quantile(quantile) as f64 / 1_000.0;
+        Latency {
+            jobs,
+            target_rate: rate,
+            achieved_rate: jobs as f64 / enqueue_time.as_secs_f64().max(f64::EPSILON),
+            p50_ms: ms(0.50),
+            p95_ms: ms(0.95),
+            p99_ms: ms(0.99),
+            max_ms: micros.max() as f64 / 1_000.0,
+        }
+    }
+}
+
+/// Everything one run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub url: String,
+    pub run_id: String,
+    pub workers: usize,
+    pub concurrency: usize,
+    pub clients: usize,
+    pub single_enqueue: Option<Throughput>,
+    pub batch_enqueue: Option<Throughput>,
+    pub end_to_end: Option<Throughput>,
+    pub start_latency: Option<Latency>,
+}
+
+impl Report {
+    /// An empty report of a run with these settings.
+    pub fn new(bench: &Bench, args: &BenchArgs) -> Self {
+        Report {
+            url: bench.client.url().to_owned(),
+            run_id: bench.run_id.clone(),
+            workers: bench.workers,
+            concurrency: bench.concurrency,
+            clients: args.clients,
+            single_enqueue: None,
+            batch_enqueue: None,
+            end_to_end: None,
+            start_latency: None,
+        }
+    }
+
+    /// The results as an aligned table.
+    pub fn table(&self) -> String {
+        let mut table = Table::new(vec!["MEASURE", "RESULT", "DETAIL"]);
+        let phases = [
+            ("single enqueue", &self.single_enqueue, "concurrent clients"),
+            (
+                "batch enqueue",
+                &self.batch_enqueue,
+                "batches of 1000 in flight",
+            ),
+            ("end to end", &self.end_to_end, "worker slots"),
+        ];
+        for (name, result, unit) in phases {
+            if let Some(t) = result {
+                table.row(vec![
+                    name.to_owned(),
+                    format!("{:.0} jobs/s", t.jobs_per_second),
+                    format!(
+                        "{} jobs in {:.2} s, {} {unit}",
+                        t.jobs, t.seconds, t.concurrency
+                    ),
+                ]);
+            }
+        }
+        if let Some(l) = &self.start_latency {
+            let detail = format!(
+                "{} jobs at {:.0}/s (target {}/s)",
+                l.jobs, l.achieved_rate, l.target_rate
+            );
+            table.row(vec![
+                "start latency".to_owned(),
+                format!(
+                    "p50 {:.2} ms  p95 {:.2} ms  p99 {:.2} ms",
+                    l.p50_ms, l.p95_ms, l.p99_ms
+                ),
+                format!("{detail}, max {:.2} ms", l.max_ms),
+            ]);
+        }
+        table.render()
+    }
+}

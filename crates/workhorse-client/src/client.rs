@@ -1,0 +1,270 @@
+//! The HTTP client: one pooled connection set per [`Client`], shared by its clones.
+
+use crate::error::ClientError;
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::time::Duration;
+use workhorse_protocol::Problem;
+
+/// Where [`Client::from_env`] looks when `WORKHORSE_URL` is not set.
+pub const DEFAULT_URL: &str = "http://127.0.0.1:7431";
+
+/// The environment variable naming the server.
+pub const URL_ENV: &str = "WORKHORSE_URL";
+
+/// The environment variable holding the API token, for servers that require one.
+pub const TOKEN_ENV: &str = "WORKHORSE_TOKEN";
+
+/// How long a connection attempt may take before the server counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Idle keep-alive connections kept per host: enough for many concurrent producers to
+/// reuse warm connections instead of paying a TCP handshake per enqueue.
+const POOL_IDLE_PER_HOST: usize = 256;
+
+/// A handle on a Workhorse server. Cheap to clone: clones share one connection pool
+/// (HTTP/1.1 keep-alive), so make one and pass it around.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    /// The server's base URL without a trailing slash, e.g. `http://127.0.0.1:7431`.
+    base: Arc<str>,
+    /// Sent as `Authorization: Bearer <token>` when set.
+    token: Option<Arc<str>>,
+}
+
+/// A successful answer: the body and whether the server said `201 Created`.
+pub(crate) struct Answer<T> {
+    pub body: T,
+    pub created: bool,
+}
+
+impl Client {
+    /// A client for the server at `url` (`http://host:port`, optionally with a path prefix).
+    pub fn new(url: impl AsRef<str>) -> Result<Self, ClientError> {
+        let base = normalize_url(url.as_ref())?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .pool_max_idle_per_host(POOL_IDLE_PER_HOST)
+            .tcp_nodelay(true)
+            .http1_only()
+            .build()
+            .map_err(|e| ClientError::InvalidUrl {
+                url: base.clone(),
+                reason: crate::error::root_cause(&e),
+            })?;
+        Ok(Client {
+            http,
+            base: base.into(),
+            token: None,
+        })
+    }
+
+    /// A client for `WORKHORSE_URL` (or [`DEFAULT_URL`] when it is unset or empty), with
+    /// the API token of `WORKHORSE_TOKEN` if that is set.
+    pub fn from_env() -> Result<Self, ClientError> {
+        let var = |name| {
+            std::env::var(name)
+                .ok()
+                .filter(|v: &String| !v.trim().is_empty())
+        };
+        let client = Self::new(var(URL_ENV).as_deref().map_or(DEFAULT_URL, str::trim))?;
+        Ok(match var(TOKEN_ENV) {
+            Some(token) => client.with_token(token.trim()),
+            None => client,
+        })
+    }
+
+    /// The same client, sending `token` as `Authorization: Bearer <token>` (an empty token
+    /// sends none).
+    #[must_use]
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        let token: String = token.into();
+        self.token = (!token.is_empty()).then(|| token.into());
+        self
+    }
+
+    /// The API token this client sends, if any.
+    pub(crate) fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// The server's base URL, without a trailing slash.
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    /// `GET /healthz`: `Ok` when the server answers 2xx.
+    pub async fn health(&self) -> Result<(), ClientError> {
+        let response = self.send(Method::GET, "/healthz", None).await?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(self.error_of(response).await)
+        }
+    }
+
+    /// Sends a request and decodes a 2xx JSON answer; anything else becomes an error.
+    pub(crate) async fn call<B, T>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<Answer<T>, ClientError>
+    where
+        B: Serialize + ?Sized,
+        T: DeserializeOwned,
+    {
+        let encoded = match body {
+            Some(body) => {
+                Some(
+                    serde_json::to_vec(body).map_err(|source| ClientError::Payload {
+                        what: "the request body",
+                        source,
+                    })?,
+                )
+            }
+            None => None,
+        };
+        let response = self.send(method, path, encoded).await?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(self.error_of(response).await);
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ClientError::from_reqwest(&self.base, &e))?;
+        let body = serde_json::from_slice(&bytes).map_err(|e| ClientError::Unexpected {
+            url: self.base.to_string(),
+            status: status.as_u16(),
+            message: format!("cannot read the answer: {e}"),
+        })?;
+        Ok(Answer {
+            body,
+            created: status == StatusCode::CREATED,
+        })
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<reqwest::Response, ClientError> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .body(body);
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| ClientError::from_reqwest(&self.base, &e))
+    }
+
+    /// A non-2xx answer as an error: problem details when the server sent them.
+    async fn error_of(&self, response: reqwest::Response) -> ClientError {
+        let status = response.status().as_u16();
+        let text = match response.text().await {
+            Ok(text) => text,
+            Err(e) => return ClientError::from_reqwest(&self.base, &e),
+        };
+        match serde_json::from_str::<Problem>(&text) {
+            Ok(problem) => ClientError::Api { status, problem },
+            Err(_) => ClientError::Unexpected {
+                url: self.base.to_string(),
+                status,
+                message: summarize(&text),
+            },
+        }
+    }
+}
+
+/// The first line of a non-problem error body, shortened: enough to tell a proxy's error
+/// page from an empty answer without flooding a terminal.
+fn summarize(text: &str) -> String {
+    const MAX: usize = 200;
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    if line.is_empty() {
+        return "empty body".to_owned();
+    }
+    let mut end = line.len().min(MAX);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    line[..end].trim().to_owned()
+}
+
+/// Checks that `url` is an `http(s)://` URL with a host, and drops a trailing slash.
+fn normalize_url(url: &str) -> Result<String, ClientError> {
+    let invalid = |reason: &str| ClientError::InvalidUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| invalid("it must start with http:// or https://"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(invalid("it names no host"));
+    }
+    if reqwest::Url::parse(url).is_err() {
+        return Err(invalid("it is not a valid URL"));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// `s` escaped for use as one URL path segment (job ids are UUIDs, queue names are ASCII,
+/// but a queue name typed by a person may still hold a reserved character).
+pub(crate) fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for byte in s.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~' | b':') {
+            out.push(char::from(byte));
+        } else {
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0xF)]));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_checked_and_normalized() {
+        assert_eq!(
+            normalize_url("http://127.0.0.1:7431/").expect("valid"),
+            "http://127.0.0.1:7431"
+        );
+        assert!(normalize_url("127.0.0.1:7431").is_err());
+        assert!(normalize_url("http://").is_err());
+        let err = normalize_url("ftp://x").expect_err("not http");
+        assert!(err.to_string().contains("must start with http://"), "{err}");
+    }
+
+    #[test]
+    fn path_segments_are_escaped() {
+        assert_eq!(path_segment("emails:v2"), "emails:v2");
+        assert_eq!(path_segment("a b/c"), "a%20b%2Fc");
+    }
+
+    #[test]
+    fn summaries_are_short() {
+        assert_eq!(summarize(""), "empty body");
+        assert_eq!(summarize("\n<html>\nx"), "<html>");
+        assert_eq!(summarize(&"é".repeat(300)).len(), 200);
+    }
+}
