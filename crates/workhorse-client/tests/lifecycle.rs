@@ -99,8 +99,7 @@ async fn graceful_shutdown_finishes_running_jobs_and_hands_back_the_rest() {
         "no job started after shutdown began"
     );
 
-    // Jobs the server pushed after the final release are taken back when the session
-    // closes: wait until nothing is held.
+    // After the release the server pushes nothing more, so nothing is left held.
     let jobs = eventually("no job left running", WAIT, || async {
         let jobs = all_jobs(&client).await;
         jobs.iter()
@@ -118,6 +117,8 @@ async fn graceful_shutdown_finishes_running_jobs_and_hands_back_the_rest() {
             );
         } else {
             assert_eq!(job.state, JobState::Ready, "handed back: {job:?}");
+            assert_eq!(job.attempt, 0, "a handed-back job is not charged an attempt: {job:?}");
+            assert!(job.errors.is_empty(), "handed back, not lost: {job:?}");
         }
     }
 }

@@ -45,7 +45,7 @@ pub(crate) async fn enqueue(
             "the store returned no job for an insert",
         ));
     };
-    tracing::info!(job_id = %first.job.id, task = %first.job.task, created = first.created, "job enqueued");
+    tracing::debug!(job_id = %first.job.id, task = %first.job.task, created = first.created, "job enqueued");
     let status = if first.created {
         StatusCode::CREATED
     } else {
@@ -86,7 +86,7 @@ pub(crate) async fn enqueue_batch(
         jobs.push(job);
     }
     let inserted = state.engine.enqueue(jobs).await?;
-    tracing::info!(count = inserted.len(), "batch enqueued");
+    tracing::debug!(count = inserted.len(), "batch enqueued");
     let jobs = inserted.into_iter().map(|i| i.job.into()).collect();
     Ok((StatusCode::CREATED, Json(BatchEnqueueResponse { jobs })))
 }

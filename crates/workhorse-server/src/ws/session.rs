@@ -295,6 +295,11 @@ impl Session {
             .await
             .map_err(|err| err.to_string())?;
         self.settled(ids);
+        // A worker hands jobs back when it stops taking work (shutdown, or leftovers of a
+        // lost session): push nothing more until it grants credit again, or the jobs it
+        // just released would bounce straight back to it.
+        self.capacity = 0;
+        self.registration.credit(0);
         Ok(ServerMessage::Released {
             count: released.len(),
         })
