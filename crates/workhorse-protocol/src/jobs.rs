@@ -52,6 +52,13 @@ pub struct JobView {
     pub finished_at: Option<Timestamp>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub lease_expires_at: Option<Timestamp>,
+    /// The schedule that made this job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// The fire time of that schedule this job runs for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub scheduled_for: Option<Timestamp>,
 }
 
 impl From<Job> for JobView {
@@ -85,6 +92,8 @@ impl From<Job> for JobView {
             started_at: job.started_at,
             finished_at: job.finished_at,
             lease_expires_at,
+            schedule: job.schedule,
+            scheduled_for: job.scheduled_for,
         }
     }
 }

@@ -8,6 +8,8 @@ mod enqueue;
 mod jobs;
 mod problem;
 mod queues;
+mod schedules;
+mod sessions;
 mod worker;
 
 pub use enqueue::{BatchEnqueueRequest, BatchEnqueueResponse, EnqueueRequest};
@@ -16,6 +18,11 @@ pub use jobs::{
 };
 pub use problem::Problem;
 pub use queues::{QueueListResponse, QueuePatch, QueueView};
+pub use schedules::{
+    FireView, ScheduleGetQuery, ScheduleListResponse, ScheduleRequest, ScheduleUpsertResponse,
+    ScheduleView,
+};
+pub use sessions::{WorkerListResponse, WorkerView};
 pub use worker::{
     AckItem, AckOutcomeView, AckRequest, AckResponse, AckResult, ClientMessage, CompleteRequest,
     ErrorReport, FailRequest, FetchRequest, FetchResponse, FetchedJob, HeartbeatRequest,
@@ -23,6 +30,10 @@ pub use worker::{
 };
 
 /// `null` clears, absent leaves alone: `Option<Option<T>>` for PATCH bodies.
+#[expect(
+    clippy::option_option,
+    reason = "absent, null and a value are three different PATCH intents"
+)]
 pub(crate) mod double_option_ser {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 

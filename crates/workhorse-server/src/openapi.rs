@@ -1,7 +1,7 @@
 //! The `OpenAPI` document served at `/openapi.json`: every route and every wire type.
 
 use crate::auth::BearerAuth;
-use crate::routes::{health, jobs, queues, worker};
+use crate::routes::{health, jobs, queues, schedules, worker};
 use crate::{events, metrics, ws};
 use utoipa::OpenApi;
 use workhorse_protocol::{
@@ -10,6 +10,9 @@ use workhorse_protocol::{
     FetchRequest, FetchResponse, FetchedJob, HeartbeatRequest, HeartbeatResponse, JobLeaseRef,
     JobListResponse, JobView, Problem, QueueListResponse, QueuePatch, QueueView, RedriveRequest,
     RedriveResponse, ServerMessage, WorkerListResponse, WorkerView, WsBeat, WsBeatResult,
+};
+use workhorse_protocol::{
+    FireView, ScheduleListResponse, ScheduleRequest, ScheduleUpsertResponse, ScheduleView,
 };
 
 /// The Workhorse HTTP API.
@@ -24,6 +27,8 @@ use workhorse_protocol::{
         jobs::retry, jobs::redrive,
         worker::fetch, worker::heartbeat, worker::complete, worker::fail, worker::ack,
         queues::list, queues::update,
+        schedules::upsert, schedules::list, schedules::get, schedules::delete,
+        schedules::pause, schedules::resume, schedules::trigger,
         ws::connect, ws::list,
         health::healthz, health::readyz, health::openapi,
         metrics::metrics, events::events,
@@ -34,12 +39,14 @@ use workhorse_protocol::{
         HeartbeatRequest, HeartbeatResponse, CompleteRequest, FailRequest, ErrorReport,
         AckItem, AckRequest, AckResponse, AckResult, AckOutcomeView, JobLeaseRef, WsBeat,
         WsBeatResult, ClientMessage, ServerMessage, QueueView, QueueListResponse, QueuePatch,
-        WorkerListResponse, WorkerView, Problem,
+        WorkerListResponse, WorkerView, Problem, ScheduleRequest, ScheduleView,
+        ScheduleUpsertResponse, ScheduleListResponse, FireView,
     )),
     tags(
         (name = "jobs", description = "Enqueue, inspect, cancel and redrive jobs"),
         (name = "workers", description = "Lease and settle jobs: HTTP fetch/ack or the WebSocket session"),
         (name = "queues", description = "Queue controls and counts"),
+        (name = "schedules", description = "Cron, interval and one-off schedules, each fire once"),
         (name = "health", description = "Probes and this document"),
         (name = "operations", description = "Metrics (Prometheus) and live job events (SSE)"),
     ),

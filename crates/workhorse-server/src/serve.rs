@@ -1,4 +1,7 @@
-//! Running the server: on a listener ([`run`]), or the whole `workhorse serve` ([`serve`]).
+//! Running the server: on a listener ([`run`]), or the whole `workhorse serve` ([`serve`]),
+//! on the embedded SQLite store or, as one node of a cluster, on PostgreSQL (`database`).
+
+mod database;
 
 use crate::auth::{Secret, TokenFileError, Tokens, tokens_path};
 use crate::tls::{TlsFiles, TlsListener};
@@ -10,9 +13,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use workhorse_core::{SystemClock, limits};
-use workhorse_engine::{Engine, EngineConfig, StoreCounts};
+use workhorse_engine::{Engine, EngineConfig};
 use workhorse_store::StoreError;
-use workhorse_store_sqlite::SqliteStore;
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -53,14 +55,24 @@ fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError 
 pub struct ServeOptions {
     /// Address to listen on (port 0 picks a free port).
     pub listen: SocketAddr,
-    /// Directory of the database (`<data_dir>/workhorse.db`); created if missing.
+    /// Directory of the SQLite database (`<data_dir>/workhorse.db`) and of the token
+    /// file; created if missing.
     pub data_dir: PathBuf,
+    /// A `postgres://` URL: run as one node of a cluster on that database instead of on
+    /// the SQLite database in `data_dir`. Migrated at start.
+    pub database: Option<String>,
+    /// Pooled PostgreSQL connections of this node (the ready listener and the leader
+    /// election hold one more each).
+    pub database_max_connections: u32,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
     /// Lease length; workers heartbeat every third of it.
     pub lease: Duration,
     /// How long finished jobs are kept.
     pub retention: Duration,
+    /// Fallback re-check of waiting fetches (see [`EngineConfig::recheck`]); signals, and
+    /// in a cluster the database's notifications, wake them before it.
+    pub recheck: Duration,
     /// When set, the bound address (`127.0.0.1:PORT`) is written to this file once the
     /// server listens, so a test or script that passed port 0 can learn the port.
     pub port_file: Option<PathBuf>,
@@ -78,9 +90,12 @@ impl Default for ServeOptions {
         ServeOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 7431)),
             data_dir: PathBuf::from("./workhorse-data"),
+            database: None,
+            database_max_connections: 10,
             max_body_bytes: limits::DEFAULT_MAX_BODY_BYTES,
             lease: engine.lease,
             retention: engine.retention,
+            recheck: engine.recheck,
             port_file: None,
             auth: None,
             admin_token: None,
@@ -123,6 +138,14 @@ pub async fn run(
     config: ServerConfig,
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
+    use axum::serve::ListenerExt as _;
+    // Small frames (a pushed job, an ack answer) must leave at once: without NODELAY,
+    // Nagle holds one back until the previous frame's delayed ACK, adding tens of ms.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(%err, "could not set TCP_NODELAY");
+        }
+    });
     serve_on(listener, engine, config, shutdown).await
 }
 
@@ -162,28 +185,26 @@ where
         .map_err(io("serving HTTP"))
 }
 
-/// `workhorse serve`: opens `<data_dir>/workhorse.db`, starts the engine's services, binds,
-/// logs `workhorse listening on http://ADDR`, and serves until `shutdown` is cancelled.
+/// `workhorse serve`: opens the store (`<data_dir>/workhorse.db`, or the PostgreSQL
+/// `database`, migrated), starts the elector (whose leader runs the leader-only
+/// services: scheduler, rescuer, cleaner, schedule firer), binds, logs `workhorse listening on http://ADDR`, and serves until `shutdown`
+/// is cancelled.
 pub async fn serve(opts: ServeOptions, shutdown: CancellationToken) -> Result<(), ServerError> {
     std::fs::create_dir_all(&opts.data_dir)
         .map_err(io(format!("creating {}", opts.data_dir.display())))?;
     let auth = opts.tokens()?;
     let tls = opts.tls.as_ref().map(TlsFiles::acceptor).transpose()?;
-    let store = SqliteStore::open(&opts.data_dir.join("workhorse.db"))?;
     let config = EngineConfig {
         retention: opts.retention,
+        recheck: opts.recheck,
         ..EngineConfig::with_lease(opts.lease)
     };
-    let stats = store.clone();
-    let engine = Engine::new(Arc::new(store), Arc::new(SystemClock), config);
-    engine.metrics().set_store_stats(move || {
-        let stats = stats.stats();
-        StoreCounts {
-            calls: stats.commands,
-            commits: stats.commits,
-        }
-    });
-    let services = engine.start(&shutdown);
+    let node = database::Database::open(&opts)
+        .await?
+        .node(Arc::new(SystemClock), config);
+    let engine = node.engine.clone();
+    tracing::info!(store = engine.store_name(), "store open");
+    let services = engine.start_elected(&shutdown, Arc::clone(&node.leader));
 
     let listener = TcpListener::bind(opts.listen)
         .await
@@ -207,6 +228,7 @@ pub async fn serve(opts: ServeOptions, shutdown: CancellationToken) -> Result<()
     // Also stop the services when serving failed on its own.
     shutdown.cancel();
     services.wait().await;
+    node.close().await;
     served
 }
 

@@ -132,6 +132,8 @@ async fn accept_loop(
                 continue;
             }
         };
+        // See `run`: small frames must not wait for Nagle.
+        let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let sender = sender.clone();
         tokio::spawn(async move {

@@ -35,6 +35,14 @@ const TABLE: &[(&str, &str, Need)] = &[
     ("POST", "/v1/ack", Some(Role::Worker)),
     ("GET", "/v1/queues", Some(Role::Viewer)),
     ("PATCH", "/v1/queues/{name}", Some(Role::Admin)),
+    // In this order: the first creates the schedule the others use, the last deletes it.
+    ("PUT", "/v1/schedules/{name}", Some(Role::Admin)),
+    ("GET", "/v1/schedules", Some(Role::Viewer)),
+    ("GET", "/v1/schedules/{name}", Some(Role::Viewer)),
+    ("POST", "/v1/schedules/{name}/pause", Some(Role::Admin)),
+    ("POST", "/v1/schedules/{name}/resume", Some(Role::Admin)),
+    ("POST", "/v1/schedules/{name}/trigger", Some(Role::Producer)),
+    ("DELETE", "/v1/schedules/{name}", Some(Role::Admin)),
     ("GET", "/v1/workers/connect", Some(Role::Worker)),
     ("GET", "/v1/workers", Some(Role::Viewer)),
     ("GET", "/v1/events", Some(Role::Viewer)),
@@ -229,6 +237,13 @@ fn request_for(route: &str, jobs: &Seeded) -> (String, Value) {
             format!("/v1/queues/{}", jobs.queue),
             json!({"paused": true}),
         ),
+        "/v1/schedules/{name}" => (
+            "/v1/schedules/nightly".into(),
+            json!({"every_ms": 60000, "task": "t"}),
+        ),
+        "/v1/schedules/{name}/pause"
+        | "/v1/schedules/{name}/resume"
+        | "/v1/schedules/{name}/trigger" => (route.replace("{name}", "nightly"), json!({})),
         other => (other.into(), Value::Null),
     }
 }

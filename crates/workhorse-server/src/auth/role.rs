@@ -12,11 +12,11 @@ use std::str::FromStr;
 pub enum Role {
     /// GET everything: jobs, queues, events, metrics, the `OpenAPI` document.
     Viewer,
-    /// Viewer, plus enqueue, cancel, retry and redrive.
+    /// Viewer, plus enqueue, cancel, retry, redrive and triggering a schedule.
     Producer,
     /// Viewer, plus fetch, heartbeat, complete, fail, ack and the WebSocket session.
     Worker,
-    /// Everything, queue controls included.
+    /// Everything, queue controls and declaring schedules included.
     Admin,
 }
 
@@ -106,7 +106,8 @@ pub fn required_role(method: &Method, route: Option<&str>, path: &str) -> Option
             | "/v1/jobs/batch"
             | "/v1/jobs/redrive"
             | "/v1/jobs/{id}/cancel"
-            | "/v1/jobs/{id}/retry",
+            | "/v1/jobs/{id}/retry"
+            | "/v1/schedules/{name}/trigger",
         ) => Role::Producer,
         _ => Role::Admin,
     };

@@ -4,8 +4,10 @@ use crate::error::ApiError;
 use crate::{ApiDoc, AppState};
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
+use std::time::Duration;
 use utoipa::OpenApi;
 
 /// The process is up.
@@ -15,19 +17,41 @@ pub(crate) async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The store answers: the server can take work.
+/// Longest `/readyz` waits for the store to answer: probes have short timeouts, and a
+/// database that takes longer than this is as good as unreachable for taking work.
+const READY_PING_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Whether this node can take work: the store answers within a second. Also says whether
+/// this node leads (runs the leader-only services) and on which store it runs.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses(
-        (status = 200, description = "`{\"status\": \"ready\"}`"),
-        (status = 503, description = "The store does not answer", body = workhorse_protocol::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "`{\"ready\": true, \"status\": \"ready\", \"leader\": bool, \"store\": \"sqlite\" | \"postgres\"}`"),
+        (status = 503, description = "The store does not answer: `{\"ready\": false, \"status\": \"unavailable\", \"leader\": bool, \"store\": …, \"detail\": \"why\"}`"),
     ))]
-pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    state
-        .engine
-        .ping()
-        .await
-        .map_err(|err| ApiError::unavailable(err.to_string()))?;
-    Ok(Json(json!({ "status": "ready" })))
+pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let engine = &state.engine;
+    let problem = match tokio::time::timeout(READY_PING_TIMEOUT, engine.ping()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(err)) => Some(err.to_string()),
+        Err(_) => Some(format!(
+            "the store did not answer within {} ms",
+            READY_PING_TIMEOUT.as_millis()
+        )),
+    };
+    let mut body = json!({
+        "ready": problem.is_none(),
+        "status": if problem.is_none() { "ready" } else { "unavailable" },
+        "leader": engine.is_leader(),
+        "store": engine.store_name(),
+    });
+    let status = match problem {
+        None => StatusCode::OK,
+        Some(detail) => {
+            body["detail"] = Value::String(detail);
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    };
+    (status, Json(body))
 }
 
 /// This document.

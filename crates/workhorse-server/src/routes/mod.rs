@@ -4,11 +4,13 @@
 pub(crate) mod health;
 pub(crate) mod jobs;
 pub(crate) mod queues;
+mod schedule_view;
+pub(crate) mod schedules;
 pub(crate) mod worker;
 
 use crate::AppState;
 use axum::Router;
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch, post, put};
 
 /// Every route but the WebSocket.
 pub(crate) fn api() -> Router<AppState> {
@@ -27,6 +29,16 @@ pub(crate) fn api() -> Router<AppState> {
         .route("/v1/ack", post(worker::ack))
         .route("/v1/queues", get(queues::list))
         .route("/v1/queues/{name}", patch(queues::update))
+        .route("/v1/schedules", get(schedules::list))
+        .route(
+            "/v1/schedules/{name}",
+            put(schedules::upsert)
+                .get(schedules::get)
+                .delete(schedules::delete),
+        )
+        .route("/v1/schedules/{name}/pause", post(schedules::pause))
+        .route("/v1/schedules/{name}/resume", post(schedules::resume))
+        .route("/v1/schedules/{name}/trigger", post(schedules::trigger))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(health::openapi))

@@ -1,5 +1,7 @@
 // Schedules: each one's timing, next and last fire, and pause / resume / trigger now.
 // A server without the schedules API (404) shows an empty page, not an error.
+// `GET /v1/schedules` answers `{"schedules": [{name, definition: {cron | every_ms | at,
+// timezone, task, queue, ...}, paused, next_fire_at, last_fire_at, last_job}]}`.
 
 import { getOptional, post } from '../api.js';
 import { actionButton, empty, h, mount, toast } from '../dom.js';
@@ -8,10 +10,23 @@ import { requestRefresh } from '../live.js';
 
 const READ_MS = 5000;
 
+/** "every 5 min" for round intervals, else "every 1m 30s". */
+function every(ms) {
+  for (const [unit, size] of [['h', 3_600_000], ['min', 60_000], ['s', 1000]]) {
+    if (ms % size === 0) return `every ${ms / size} ${unit}`;
+  }
+  return `every ${duration(ms)}`;
+}
+
+/** The definition: `schedule.definition` (the PUT body) or, flat, the schedule itself. */
+function definition(schedule) {
+  return schedule.definition || schedule;
+}
+
 /** "0 8 * * * (Europe/Berlin)", "every 1m 00s", "once at …" from the fields the API has. */
 function spec(schedule) {
   if (schedule.cron) return h('span', {}, h('code', {}, schedule.cron), schedule.timezone ? h('span', { class: 'muted small' }, ` ${schedule.timezone}`) : null);
-  if (schedule.every_ms) return `every ${duration(schedule.every_ms)}`;
+  if (schedule.every_ms) return every(schedule.every_ms);
   if (schedule.at) return `once at ${dateTime(schedule.at)}`;
   const kind = schedule.spec || schedule.kind;
   return kind ? h('code', {}, typeof kind === 'string' ? kind : JSON.stringify(kind)) : '—';
@@ -27,13 +42,15 @@ function act(schedule, verb, label, cls, reload) {
 }
 
 function row(schedule, reload) {
+  const def = definition(schedule);
   return h('tr', { dataset: { schedule: schedule.name } },
     h('td', {}, h('b', {}, schedule.name)),
-    h('td', {}, spec(schedule)),
-    h('td', {}, schedule.task ? h('span', { class: 'task' }, schedule.task) : '—',
-      schedule.queue ? h('div', { class: 'muted small' }, schedule.queue) : null),
+    h('td', {}, spec(def)),
+    h('td', {}, def.task ? h('span', { class: 'task' }, def.task) : '—',
+      h('div', { class: 'muted small' }, def.queue || 'default')),
     h('td', { title: dateTime(schedule.next_fire_at) }, schedule.paused ? h('span', { class: 'muted' }, 'paused') : relative(schedule.next_fire_at)),
-    h('td', { title: dateTime(schedule.last_fire_at) }, schedule.last_fire_at ? relative(schedule.last_fire_at) : 'never'),
+    h('td', { title: dateTime(schedule.last_fire_at) }, schedule.last_fire_at ? relative(schedule.last_fire_at) : 'never',
+      schedule.last_job ? h('div', {}, h('a', { href: `#/jobs/${schedule.last_job}`, class: 'small' }, 'last job →')) : null),
     h('td', {}, schedule.paused ? h('span', { class: 'badge paused' }, 'paused') : h('span', { class: 'badge active' }, 'active')),
     h('td', { class: 'row-actions' },
       schedule.paused ? act(schedule, 'resume', 'Resume', 'primary', reload) : act(schedule, 'pause', 'Pause', 'secondary', reload),
