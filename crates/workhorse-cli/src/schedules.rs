@@ -111,7 +111,10 @@ impl SetArgs {
     fn request(self) -> anyhow::Result<(String, ScheduleRequest)> {
         let at = self
             .at
-            .map(|t| t.parse().with_context(|| format!("--at {t:?} is not an RFC 3339 time")))
+            .map(|t| {
+                t.parse()
+                    .with_context(|| format!("--at {t:?} is not an RFC 3339 time"))
+            })
             .transpose()?;
         let request = ScheduleRequest {
             cron: self.cron,
@@ -172,7 +175,9 @@ pub async fn run(client: &Client, command: SchedulesCommand, json: bool) -> anyh
             if json {
                 return output::json(&fire);
             }
-            let job = fire.job_id.map_or_else(|| "-".to_owned(), |id| id.to_string());
+            let job = fire
+                .job_id
+                .map_or_else(|| "-".to_owned(), |id| id.to_string());
             println!("schedule {name}: fired at {}, job {job}", fire.fire_at);
             return Ok(());
         }
@@ -205,7 +210,14 @@ fn print_list(schedules: Vec<ScheduleView>, json: bool) -> anyhow::Result<()> {
     if json {
         return output::json(&ScheduleListResponse { schedules });
     }
-    let mut table = Table::new(vec!["SCHEDULE", "WHEN", "TASK", "STATUS", "NEXT FIRE", "LAST FIRE"]);
+    let mut table = Table::new(vec![
+        "SCHEDULE",
+        "WHEN",
+        "TASK",
+        "STATUS",
+        "NEXT FIRE",
+        "LAST FIRE",
+    ]);
     for s in &schedules {
         table.row(vec![
             s.name.clone(),
@@ -221,7 +233,13 @@ fn print_list(schedules: Vec<ScheduleView>, json: bool) -> anyhow::Result<()> {
 }
 
 fn print_one(s: &ScheduleView) {
-    println!("schedule {}: {} → {}, {}", s.name, timing(s), s.definition.task, state(s));
+    println!(
+        "schedule {}: {} → {}, {}",
+        s.name,
+        timing(s),
+        s.definition.task,
+        state(s)
+    );
     println!("next fire: {}", output::time(s.next_fire_at));
     for fire in &s.next_fires {
         println!("  then {fire}");
@@ -234,7 +252,11 @@ fn print_one(s: &ScheduleView) {
                 .map(|id| id.to_string())
                 .or_else(|| fire.skipped.clone())
                 .unwrap_or_default();
-            table.row(vec![fire.fire_at.to_string(), job, fire.triggered.to_string()]);
+            table.row(vec![
+                fire.fire_at.to_string(),
+                job,
+                fire.triggered.to_string(),
+            ]);
         }
         table.print("");
     }

@@ -42,7 +42,10 @@ impl Client {
     /// `DELETE /v1/schedules/{name}`: the schedule as it was.
     pub async fn delete_schedule(&self, name: &str) -> Result<ScheduleView, ClientError> {
         let path = format!("/v1/schedules/{}", path_segment(name));
-        Ok(self.call::<Empty, _>(Method::DELETE, &path, None).await?.body)
+        Ok(self
+            .call::<Empty, _>(Method::DELETE, &path, None)
+            .await?
+            .body)
     }
 
     /// `POST /v1/schedules/{name}/pause` (`paused: true`) or `/resume`.

@@ -117,7 +117,10 @@ async fn graceful_shutdown_finishes_running_jobs_and_hands_back_the_rest() {
             );
         } else {
             assert_eq!(job.state, JobState::Ready, "handed back: {job:?}");
-            assert_eq!(job.attempt, 0, "a handed-back job is not charged an attempt: {job:?}");
+            assert_eq!(
+                job.attempt, 0,
+                "a handed-back job is not charged an attempt: {job:?}"
+            );
             assert!(job.errors.is_empty(), "handed back, not lost: {job:?}");
         }
     }

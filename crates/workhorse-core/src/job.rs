@@ -226,6 +226,10 @@ pub struct Job {
     pub started_at: Option<Timestamp>,
     /// When the job reached a terminal state.
     pub finished_at: Option<Timestamp>,
+    /// The schedule that made this job, if one did.
+    pub schedule: Option<String>,
+    /// The fire time of that schedule this job runs for.
+    pub scheduled_for: Option<Timestamp>,
 }
 
 /// What a producer asks for. Defaults are filled in by [`NewJob::new`]; validate with
@@ -249,6 +253,10 @@ pub struct NewJob {
     /// `None`: ready at once.
     pub run_at: Option<Timestamp>,
     pub expires_at: Option<Timestamp>,
+    /// The schedule making this job (set by stores firing schedules, not by producers).
+    pub schedule: Option<String>,
+    /// The fire time of `schedule` this job runs for.
+    pub scheduled_for: Option<Timestamp>,
 }
 
 /// A new job breaks a rule; `field` names the offending field as the HTTP API spells it.
@@ -286,6 +294,8 @@ impl NewJob {
             concurrency_limit: 1,
             run_at: None,
             expires_at: None,
+            schedule: None,
+            scheduled_for: None,
         }
     }
 
@@ -337,7 +347,10 @@ impl NewJob {
         if let (Some(run_at), Some(expires_at)) = (self.run_at, self.expires_at)
             && expires_at <= run_at
         {
-            return Err(invalid("expires_at", "expires_at must be later than run_at"));
+            return Err(invalid(
+                "expires_at",
+                "expires_at must be later than run_at",
+            ));
         }
         Ok(())
     }
@@ -377,6 +390,8 @@ impl NewJob {
             expires_at: self.expires_at,
             started_at: None,
             finished_at: None,
+            schedule: self.schedule,
+            scheduled_for: self.scheduled_for,
         }
     }
 }

@@ -7,15 +7,23 @@
 //! rescue, a release, a redrive, a queue resumed, a running job finishing) wakes the waiting
 //! fetchers of that queue at once, so no fetch ever sleeps on a timer when work is ready.
 //!
-//! The background services ([`Scheduler`], [`Rescuer`], [`Cleaner`]) each have
-//! `run(shutdown)` and a `run_once(now)` that tests call with a manual clock;
-//! [`Engine::start`] spawns them.
+//! The background services ([`Scheduler`], [`Rescuer`], [`Cleaner`], [`ScheduleFirer`])
+//! each have `run(shutdown)` and a `run_once(now)` that tests call with a manual clock. They
+//! are leader-only: an [`Elector`] runs them while its [`LeaderBackend`] says this node
+//! leads. [`Engine::start`] runs a single node (always the leader);
+//! [`Engine::start_elected`] runs a cluster node.
+//!
+//! In a cluster, other nodes' commits make jobs ready too: [`Engine::attach_ready_feed`]
+//! turns the queue names the database announces (PostgreSQL `NOTIFY`) into the same local
+//! wake-ups, so a job enqueued on one node reaches a worker waiting on another at once.
 
 mod config;
 mod error;
 mod events;
 mod jobs;
+mod leader;
 mod metrics;
+mod schedules;
 mod services;
 mod signal;
 mod work;
@@ -23,16 +31,20 @@ mod work;
 pub use config::EngineConfig;
 pub use error::EngineError;
 pub use events::JobEvent;
+pub use leader::{ELECT_INTERVAL, ELECT_TIMEOUT, Elector, LeaderBackend, SingleNode};
 pub use metrics::{EngineMetrics, StoreCounts, names as metric_names};
-pub use services::{Cleaner, Rescuer, Scheduler};
-pub use signal::ReadyWaiter;
+pub use schedules::{DEFAULT_HISTORY, next_fires, schedule_invalid};
+pub use services::{Cleaner, FIRER_MAX_SLEEP, Rescuer, ScheduleFirer, Scheduler};
+pub use signal::{ANY_QUEUE, ReadyWaiter};
 pub use work::FetchSpec;
 
 use signal::{FinishWaiters, ReadySignal, ScheduleHint};
 use std::collections::{BTreeSet, HashSet};
 use std::future::Future;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use workhorse_core::{Clock, Job, JobId, JobState, Timestamp};
@@ -48,13 +60,20 @@ struct Inner {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     config: EngineConfig,
-    ready: ReadySignal,
+    /// Shared with the ready-feed forwarder, which must not keep the engine alive.
+    ready: Arc<ReadySignal>,
     schedule: ScheduleHint,
+    /// A schedule was declared, changed or resumed: the firer re-plans its sleep.
+    schedules_changed: tokio::sync::Notify,
     finished: FinishWaiters,
     events: broadcast::Sender<JobEvent>,
     /// Queues with `max_running`: a job of theirs finishing makes room for another.
     limited_queues: RwLock<HashSet<String>>,
     metrics: EngineMetrics,
+    /// Whether this node's elector holds leadership (its leader-only services run).
+    leader: AtomicBool,
+    /// What kind of store this is (`sqlite`, `postgres`), for readiness answers.
+    store_name: OnceLock<&'static str>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -75,25 +94,70 @@ impl Engine {
                 store,
                 clock,
                 config,
-                ready: ReadySignal::default(),
+                ready: Arc::default(),
                 schedule: ScheduleHint::default(),
+                schedules_changed: tokio::sync::Notify::new(),
                 finished: FinishWaiters::default(),
                 events,
                 limited_queues: RwLock::new(HashSet::new()),
                 metrics: EngineMetrics::new(),
+                leader: AtomicBool::new(false),
+                store_name: OnceLock::new(),
             }),
         }
     }
 
-    /// Spawns the scheduler, rescuer and cleaner; they stop when `shutdown` is cancelled.
-    /// Await the returned tracker's `wait()` for a graceful end.
+    /// Runs the background services of a node alone on its store (it always leads): the
+    /// leader-only services, until `shutdown` is cancelled. Await the returned
+    /// tracker's `wait()` for a graceful end.
     pub fn start(&self, shutdown: &CancellationToken) -> TaskTracker {
+        self.start_elected(shutdown, Arc::new(SingleNode))
+    }
+
+    /// Runs an [`Elector`] on `backend` until `shutdown`: the leader-only services run
+    /// while this node leads. Await the returned tracker's `wait()` for a graceful end
+    /// (services stopped, leadership resigned).
+    pub fn start_elected(
+        &self,
+        shutdown: &CancellationToken,
+        backend: Arc<dyn LeaderBackend>,
+    ) -> TaskTracker {
         let tracker = TaskTracker::new();
-        tracker.spawn(self.scheduler().run(shutdown.clone()));
-        tracker.spawn(self.rescuer().run(shutdown.clone()));
-        tracker.spawn(self.cleaner().run(shutdown.clone()));
+        tracker.spawn(self.elector(backend).run(shutdown.clone()));
         tracker.close();
         tracker
+    }
+
+    /// An elector on `backend` for this engine (what [`Engine::start_elected`] runs).
+    pub fn elector(&self, backend: Arc<dyn LeaderBackend>) -> Elector {
+        Elector::new(self.clone(), backend)
+    }
+
+    /// Whether this node leads: its leader-only services run.
+    pub fn is_leader(&self) -> bool {
+        self.inner.leader.load(Ordering::Relaxed)
+    }
+
+    fn set_leader(&self, leader: bool) {
+        self.inner.leader.store(leader, Ordering::Relaxed);
+    }
+
+    /// Wakes this node's waiting fetchers for each queue name `feed` yields ([`ANY_QUEUE`]:
+    /// every queue): jobs other nodes made ready. The forwarder ends when the feed closes;
+    /// it holds no reference to the engine.
+    pub fn attach_ready_feed(&self, feed: broadcast::Receiver<String>) -> JoinHandle<()> {
+        tokio::spawn(signal::forward_feed(Arc::clone(&self.inner.ready), feed))
+    }
+
+    /// Names the kind of store (`"sqlite"`, `"postgres"`) for readiness answers. The
+    /// first name given sticks.
+    pub fn set_store_name(&self, name: &'static str) {
+        let _ = self.inner.store_name.set(name);
+    }
+
+    /// The kind of store, as named by [`Engine::set_store_name`] (`"unnamed"` before).
+    pub fn store_name(&self) -> &'static str {
+        self.inner.store_name.get().copied().unwrap_or("unnamed")
     }
 
     /// The scheduler service (promotes due jobs, expires stale ones).

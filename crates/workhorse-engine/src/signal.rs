@@ -4,12 +4,22 @@
 //!   (HTTP long-poll or WebSocket session) tries again at once.
 //! - [`ScheduleHint`]: a job was scheduled earlier than the scheduler planned to wake.
 //! - [`FinishWaiters`]: a job reached a terminal state → its result long-polls return.
+//!
+//! In a cluster, jobs also become ready through other nodes' commits: [`forward_feed`]
+//! turns a feed of queue names heard from the database (PostgreSQL `NOTIFY`) into the
+//! same [`ReadySignal`] wake-ups.
 
 use futures_util::future::select_all;
 use std::collections::HashMap;
-use std::sync::Mutex;
-use tokio::sync::{Notify, oneshot, watch};
+use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{Notify, broadcast, oneshot, watch};
 use workhorse_core::{JobId, Timestamp};
+
+/// The name a ready feed sends when any queue may have gained work (its source may have
+/// missed notifications, e.g. while reconnecting): every waiter polls again. Never a valid
+/// queue name.
+pub const ANY_QUEUE: &str = "*";
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding one of these locks leaves plain maps behind: still usable.
@@ -46,11 +56,34 @@ impl ReadySignal {
         }
     }
 
+    /// Wakes every waiter of every queue.
+    pub(crate) fn notify_all(&self) {
+        for sender in lock(&self.queues).values() {
+            sender.send_replace(());
+        }
+    }
+
     /// How many waiters watch `queue` now (for tests and metrics).
     pub(crate) fn waiters(&self, queue: &str) -> usize {
         lock(&self.queues)
             .get(queue)
             .map_or(0, watch::Sender::receiver_count)
+    }
+}
+
+/// Wakes the waiters of each queue named by `feed` ([`ANY_QUEUE`]: all waiters) until the
+/// feed closes. A feed that lagged behind may have dropped names, so it wakes everyone.
+pub(crate) async fn forward_feed(ready: Arc<ReadySignal>, mut feed: broadcast::Receiver<String>) {
+    loop {
+        match feed.recv().await {
+            Ok(queue) if queue == ANY_QUEUE => ready.notify_all(),
+            Ok(queue) => ready.notify(&queue),
+            Err(RecvError::Lagged(skipped)) => {
+                tracing::debug!(skipped, "ready feed lagged; waking every waiter");
+                ready.notify_all();
+            }
+            Err(RecvError::Closed) => return,
+        }
     }
 }
 
@@ -175,6 +208,47 @@ mod tests {
             .await
             .expect("signal seen");
         assert_eq!(signal.waiters("a"), 1);
+    }
+
+    async fn woken(waiter: &mut ReadyWaiter) -> bool {
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter.changed())
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_ready_feed_wakes_the_named_queue_and_any_wakes_all() {
+        let signal = Arc::new(ReadySignal::default());
+        let (feed, receiver) = broadcast::channel(16);
+        let forwarder = tokio::spawn(forward_feed(Arc::clone(&signal), receiver));
+        let mut emails = signal.waiter(&["emails".to_owned()]);
+        let mut reports = signal.waiter(&["reports".to_owned()]);
+        emails.mark_seen();
+        reports.mark_seen();
+        feed.send("reports".to_owned()).expect("send");
+        assert!(woken(&mut reports).await);
+        reports.mark_seen();
+        feed.send(ANY_QUEUE.to_owned()).expect("send");
+        assert!(woken(&mut emails).await, "`*` wakes every queue");
+        assert!(woken(&mut reports).await);
+        drop(feed);
+        tokio::time::timeout(std::time::Duration::from_secs(5), forwarder)
+            .await
+            .expect("the forwarder ends with its feed")
+            .expect("no panic");
+    }
+
+    #[tokio::test]
+    async fn a_lagging_feed_wakes_every_waiter() {
+        let signal = Arc::new(ReadySignal::default());
+        let (feed, receiver) = broadcast::channel(1);
+        let mut emails = signal.waiter(&["emails".to_owned()]);
+        emails.mark_seen();
+        // Two names into a buffer of one, before the forwarder reads: it lags.
+        feed.send("a".to_owned()).expect("send");
+        feed.send("b".to_owned()).expect("send");
+        tokio::spawn(forward_feed(Arc::clone(&signal), receiver));
+        assert!(woken(&mut emails).await);
     }
 
     #[tokio::test]

@@ -190,7 +190,18 @@ async fn release_hands_jobs_back_uncounted() {
         Some(ServerMessage::Released { count }) => assert_eq!(count, 1),
         other => panic!("expected released, got {other:?}"),
     }
-    // The released job is ready again, and the freed slot takes it straight back.
+    // The released job is ready again, but a worker that hands jobs back gets nothing more
+    // until it grants credit again; then it takes the job straight back.
+    let job_state: serde_json::Value = reqwest::get(format!("{}/v1/jobs/{}", server.url, job.id))
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(job_state["state"], "ready");
+    let credit: ClientMessage =
+        serde_json::from_value(json!({"type": "credit", "n": 1})).expect("credit");
+    say(&mut socket, &credit).await;
     let again = pushed(&mut socket, 1).await.remove(0);
     assert_eq!(again.id, job.id);
     assert_eq!(again.attempt, 1, "a release does not count the attempt");

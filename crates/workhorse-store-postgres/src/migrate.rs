@@ -9,8 +9,14 @@ use crate::error::{Error, internal};
 use sqlx::{AssertSqlSafe, PgPool};
 
 /// Every migration, in order: (version, name, SQL).
-const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (
+        2,
+        "schedules",
+        include_str!("../migrations/0002_schedules.sql"),
+    ),
+];
 
 /// The advisory lock key that serializes migrations within one database.
 const MIGRATE_LOCK: &str = "workhorse:migrate";

@@ -14,7 +14,7 @@ pub(crate) const JOB_COLUMNS: &str = "id, task, queue, state, priority, args, kw
     attempt, max_attempts, backoff_base_ms, backoff_max_ms, timeout_us, key, key_window_us, \
     concurrency_key, concurrency_limit, progress_fraction, progress_message, result, \
     errors::text AS errors, cancel_requested, lease_id, lease_worker, lease_expires_at, \
-    created_at, run_at, expires_at, started_at, finished_at, seq";
+    created_at, run_at, expires_at, started_at, finished_at, schedule, scheduled_for, seq";
 
 /// [`JOB_COLUMNS`] qualified by the table alias `j`, for statements that join.
 pub(crate) fn job_columns_of(alias: &str) -> String {
@@ -90,10 +90,12 @@ pub(crate) fn decode(row: &PgRow) -> Result<JobRow, Error> {
         expires_at: row.try_get::<Option<Ts>, _>(27)?.map(|t| t.0),
         started_at: row.try_get::<Option<Ts>, _>(28)?.map(|t| t.0),
         finished_at: row.try_get::<Option<Ts>, _>(29)?.map(|t| t.0),
+        schedule: row.try_get(30)?,
+        scheduled_for: row.try_get::<Option<Ts>, _>(31)?.map(|t| t.0),
     };
     Ok(JobRow {
         job,
-        seq: row.try_get(30)?,
+        seq: row.try_get(32)?,
     })
 }
 

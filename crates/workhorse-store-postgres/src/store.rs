@@ -2,7 +2,9 @@
 //! [`StoreError`] at this boundary.
 
 use crate::PgStore;
-use crate::ops::{admin, fetch, insert, job_by_id, lease, list, queues, time};
+use crate::ops::{
+    admin, fetch, insert, job_by_id, lease, list, queues, schedule, schedule_fire, time,
+};
 use async_trait::async_trait;
 use workhorse_core::{Job, JobId, Timestamp};
 use workhorse_store::{
@@ -11,6 +13,10 @@ use workhorse_store::{
     JobListParams, JobPage, JobPromoteDueParams, JobRedriveParams, JobReleaseManyParams,
     JobRescueParams, PromoteOutcome, QueueInfo, QueueListParams, QueueUpdateParams, Store,
     StoreError,
+};
+use workhorse_store::{
+    Fire, Schedule, ScheduleFireDueParams, ScheduleHistoryParams, ScheduleSetPausedParams,
+    ScheduleTriggerParams, ScheduleUpsertParams, ScheduleUpserted,
 };
 
 #[async_trait]
@@ -92,5 +98,56 @@ impl Store for PgStore {
 
     async fn queue_update(&self, params: QueueUpdateParams) -> Result<QueueInfo, StoreError> {
         Ok(queues::update(&self.inner.db, params).await?)
+    }
+
+    async fn schedule_upsert(
+        &self,
+        params: ScheduleUpsertParams,
+    ) -> Result<ScheduleUpserted, StoreError> {
+        Ok(schedule::upsert(&self.inner.db, params).await?)
+    }
+
+    async fn schedule_get(&self, name: &str) -> Result<Option<Schedule>, StoreError> {
+        Ok(schedule::get(&self.inner.db, name).await?)
+    }
+
+    async fn schedule_list(&self) -> Result<Vec<Schedule>, StoreError> {
+        Ok(schedule::list(&self.inner.db).await?)
+    }
+
+    async fn schedule_delete(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(schedule::delete(&self.inner.db, name).await?)
+    }
+
+    async fn schedule_set_paused(
+        &self,
+        params: ScheduleSetPausedParams,
+    ) -> Result<Option<Schedule>, StoreError> {
+        Ok(schedule::set_paused(&self.inner.db, &params).await?)
+    }
+
+    async fn schedule_fire_due(
+        &self,
+        params: ScheduleFireDueParams,
+    ) -> Result<Vec<Fire>, StoreError> {
+        Ok(schedule_fire::fire_due(&self.inner.db, &params).await?)
+    }
+
+    async fn schedule_trigger(
+        &self,
+        params: ScheduleTriggerParams,
+    ) -> Result<Option<Fire>, StoreError> {
+        Ok(schedule_fire::trigger(&self.inner.db, &params).await?)
+    }
+
+    async fn schedule_history(
+        &self,
+        params: ScheduleHistoryParams,
+    ) -> Result<Vec<Fire>, StoreError> {
+        Ok(schedule_fire::history(&self.inner.db, &params).await?)
+    }
+
+    async fn schedule_next_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        Ok(schedule::next_due(&self.inner.db).await?)
     }
 }

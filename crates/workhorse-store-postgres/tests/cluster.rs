@@ -185,8 +185,8 @@ async fn concurrent_migrations_apply_once() {
     }
     assert_eq!(
         applied,
-        vec![1],
-        "one node applied version 1, the others nothing"
+        vec![1, 2],
+        "one node applied every migration, the others nothing"
     );
     let store = PgStore::connect(&url).await.expect("connect");
     assert!(store.migrate().await.expect("migrate again").is_empty());

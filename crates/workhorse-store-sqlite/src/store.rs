@@ -127,7 +127,7 @@ impl Store for SqliteStore {
         params: ScheduleUpsertParams,
     ) -> Result<ScheduleUpserted, StoreError> {
         self.writer
-            .write(move |conn| schedule::upsert(conn, params))
+            .write(move |conn| schedule::upsert(conn, &params))
             .await
     }
 

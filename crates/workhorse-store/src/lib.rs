@@ -150,8 +150,10 @@ pub trait Store: Send + Sync + 'static {
     /// previous fire's job is `scheduled | ready | running`; `next_fire_at` advances with a
     /// guard on its old value (two concurrent firers never both fire); every fire is
     /// recorded in the history. Returns the fires, in order.
-    async fn schedule_fire_due(&self, params: ScheduleFireDueParams)
-    -> Result<Vec<Fire>, StoreError>;
+    async fn schedule_fire_due(
+        &self,
+        params: ScheduleFireDueParams,
+    ) -> Result<Vec<Fire>, StoreError>;
 
     /// A fire by hand, now: a job keyed by [`fire_key`] with `now`, whatever the schedule's
     /// paused state or overlap policy; `next_fire_at` is unchanged. `None` if no such
@@ -162,8 +164,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Fire>, StoreError>;
 
     /// A schedule's recent fires, newest first (at most [`HISTORY_KEPT`] are kept).
-    async fn schedule_history(&self, params: ScheduleHistoryParams)
-    -> Result<Vec<Fire>, StoreError>;
+    async fn schedule_history(
+        &self,
+        params: ScheduleHistoryParams,
+    ) -> Result<Vec<Fire>, StoreError>;
 
     /// The earliest `next_fire_at` of an unpaused schedule: when the firer must next wake.
     async fn schedule_next_due(&self) -> Result<Option<Timestamp>, StoreError>;

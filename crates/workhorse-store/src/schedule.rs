@@ -11,7 +11,7 @@ use workhorse_core::{JobId, Json, Misfire, NewJob, Overlap, ScheduleSpec, Timest
 
 /// How long a finished job made by a schedule still holds its fire key: long past any
 /// failover, so that even a replayed fire finds the job it already made.
-pub const FIRE_KEY_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+pub const FIRE_KEY_WINDOW: Duration = Duration::from_hours(7 * 24);
 
 /// Fires kept in a schedule's history; older ones are dropped as new ones are recorded.
 pub const HISTORY_KEPT: u32 = 100;

@@ -41,7 +41,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -111,13 +114,19 @@ impl ServerProcess {
         loop {
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
-                    panic!("workhorse serve exited early with {status}; see {}/server.log", self.data_dir.display());
+                    panic!(
+                        "workhorse serve exited early with {status}; see {}/server.log",
+                        self.data_dir.display()
+                    );
                 }
             }
             if healthz(addr).await {
                 return;
             }
-            assert!(Instant::now() < deadline, "server on {addr} not healthy after {timeout:?}");
+            assert!(
+                Instant::now() < deadline,
+                "server on {addr} not healthy after {timeout:?}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -159,6 +168,7 @@ async fn healthz(addr: SocketAddr) -> bool {
         return false;
     }
     let mut response = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(1), stream.read_to_end(&mut response)).await;
+    let read =
+        tokio::time::timeout(Duration::from_secs(1), stream.read_to_end(&mut response)).await;
     read.is_ok() && response.starts_with(b"HTTP/1.1 200")
 }

@@ -8,6 +8,8 @@ pub(crate) mod lanes;
 pub(crate) mod lease;
 pub(crate) mod list;
 pub(crate) mod queues;
+pub(crate) mod schedule;
+pub(crate) mod schedule_fire;
 pub(crate) mod settle;
 pub(crate) mod time;
 

@@ -102,7 +102,7 @@ pub(crate) fn list(conn: &Connection) -> Result<Vec<Schedule>, Error> {
 /// Inserts or updates; an identical definition is left as it is.
 pub(crate) fn upsert(
     conn: &Connection,
-    params: ScheduleUpsertParams,
+    params: &ScheduleUpsertParams,
 ) -> Result<ScheduleUpserted, Error> {
     let existing = get(conn, &params.definition.name)?;
     let def = &params.definition;
@@ -122,7 +122,10 @@ pub(crate) fn upsert(
             def.spec.next_fire(params.now),
             params.paused.unwrap_or(old.paused),
         ),
-        None => (def.spec.next_fire(params.now), params.paused.unwrap_or(false)),
+        None => (
+            def.spec.next_fire(params.now),
+            params.paused.unwrap_or(false),
+        ),
     };
     let job = &def.job;
     conn.prepare_cached(UPSERT)?.execute(named_params! {

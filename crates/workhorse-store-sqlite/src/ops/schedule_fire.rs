@@ -105,7 +105,13 @@ fn make_job(
 ) -> Result<Fire, Error> {
     let name = schedule.definition.name.clone();
     let new = schedule.definition.job.new_job(&name, fire_at);
-    let inserted = insert::insert_many(conn, JobInsertManyParams { now, jobs: vec![new] })?;
+    let inserted = insert::insert_many(
+        conn,
+        JobInsertManyParams {
+            now,
+            jobs: vec![new],
+        },
+    )?;
     let job = inserted
         .into_iter()
         .next()

@@ -159,7 +159,11 @@ pub async fn schedule_misfire_policies(store: &dyn Store) {
     assert!(of("skip").is_empty());
     assert_eq!(all_jobs(store).await.len(), 4);
     for name in ["coalesce", "all", "skip"] {
-        let s = store.schedule_get(name).await.expect("get").expect("exists");
+        let s = store
+            .schedule_get(name)
+            .await
+            .expect("get")
+            .expect("exists");
         assert_eq!(s.next_fire_at, Some(at(70)), "{name}");
     }
 }
@@ -215,10 +219,16 @@ pub async fn schedule_pause_trigger_resume(store: &dyn Store) {
     let fire = fire.expect("the schedule exists");
     assert!(fire.triggered);
     assert_eq!(job_of(store, &fire).await.scheduled_for, Some(at(36)));
-    let none = store.schedule_trigger(trigger("nope")).await.expect("trigger");
+    let none = store
+        .schedule_trigger(trigger("nope"))
+        .await
+        .expect("trigger");
     assert_eq!(none, None);
 
-    let resumed = store.schedule_set_paused(pause(false)).await.expect("resume");
+    let resumed = store
+        .schedule_set_paused(pause(false))
+        .await
+        .expect("resume");
     assert!(!resumed.expect("exists").paused);
     let fires = fire_due(store, at(45)).await;
     assert_eq!(fire_times(&fires), [at(40)]);
