@@ -1,6 +1,6 @@
 //! The job features end to end, against the real `workhorse serve` binary over HTTP:
 //! retry → backoff → dead letter → redrive, unique keys, cancelling a running job, pause,
-//! max_running, rate limit and expiry.
+//! `max_running`, rate limit and expiry.
 
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};

@@ -82,7 +82,7 @@ async fn work(url: String, stop: Arc<AtomicBool>) {
     }
 }
 
-/// Every job of the queue: (scheduled_for in seconds, state).
+/// Every job of the queue: (`scheduled_for` in seconds, state).
 async fn jobs(url: &str) -> Vec<(i64, String)> {
     let body: Value = http()
         .get(format!("{url}/v1/jobs?queue={QUEUE}&limit=1000"))

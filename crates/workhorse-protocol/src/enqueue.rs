@@ -183,7 +183,7 @@ mod tests {
     fn delay_sets_run_at() {
         let req = parse(r#"{"task":"t","delay_ms":1500,"args":[1,{"a":2}]}"#).expect("parses");
         let job = req.into_new_job(Timestamp::UNIX_EPOCH).expect("valid");
-        assert_eq!(job.run_at.map(|t| t.as_millisecond()), Some(1_500));
+        assert_eq!(job.run_at.map(Timestamp::as_millisecond), Some(1_500));
         assert_eq!(job.args.get(), r#"[1,{"a":2}]"#);
     }
 }

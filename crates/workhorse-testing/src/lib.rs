@@ -112,13 +112,13 @@ impl ServerProcess {
         let addr = self.addr;
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!(
-                        "workhorse serve exited early with {status}; see {}/server.log",
-                        self.data_dir.display()
-                    );
-                }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!(
+                    "workhorse serve exited early with {status}; see {}/server.log",
+                    self.data_dir.display()
+                );
             }
             if healthz(addr).await {
                 return;

@@ -22,16 +22,18 @@ const KEY_STRIPES: i32 = 1024;
 
 const INSERT: &str = "INSERT INTO workhorse_jobs (id, task, queue, state, priority, args, kwargs, \
     metadata, attempt, max_attempts, backoff_base_ms, backoff_max_ms, timeout_us, key, \
-    key_window_us, concurrency_key, concurrency_limit, created_at, run_at, expires_at) \
+    key_window_us, concurrency_key, concurrency_limit, created_at, run_at, expires_at, \
+    schedule, scheduled_for) \
     SELECT id, task, queue, state, priority, args, kwargs, metadata, 0, max_attempts, \
     backoff_base_ms, backoff_max_ms, timeout_us, key, key_window_us, concurrency_key, \
-    concurrency_limit, $19, run_at, expires_at \
+    concurrency_limit, $19, run_at, expires_at, schedule, scheduled_for \
     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int2[], $6::text[], \
     $7::text[], $8::text[], $9::int4[], $10::int8[], $11::int8[], $12::int8[], $13::text[], \
-    $14::int8[], $15::text[], $16::int4[], $17::timestamptz[], $18::timestamptz[]) \
+    $14::int8[], $15::text[], $16::int4[], $17::timestamptz[], $18::timestamptz[], \
+    $20::text[], $21::timestamptz[]) \
     AS n(id, task, queue, state, priority, args, kwargs, metadata, max_attempts, \
     backoff_base_ms, backoff_max_ms, timeout_us, key, key_window_us, concurrency_key, \
-    concurrency_limit, run_at, expires_at)";
+    concurrency_limit, run_at, expires_at, schedule, scheduled_for)";
 
 /// Jobs that may hold one of the keys `$1`, newest first. Only jobs that can never hold a
 /// key (finished, without a key window) are left out; [`Job::holds_key`] decides the rest.
@@ -152,6 +154,8 @@ struct Columns {
     concurrency_limits: Vec<i32>,
     run_at: Vec<Ts>,
     expires_at: Vec<Option<Ts>>,
+    schedules: Vec<Option<String>>,
+    scheduled_for: Vec<Option<Ts>>,
 }
 
 impl Columns {
@@ -177,6 +181,8 @@ impl Columns {
             .push(saturating_i32(job.concurrency_limit));
         self.run_at.push(Ts(job.run_at));
         self.expires_at.push(ts(job.expires_at));
+        self.schedules.push(job.schedule.clone());
+        self.scheduled_for.push(ts(job.scheduled_for));
     }
 
     async fn insert(self, conn: &mut sqlx::PgConnection, now: Timestamp) -> Result<(), Error> {
@@ -200,6 +206,8 @@ impl Columns {
             .bind(self.run_at)
             .bind(self.expires_at)
             .bind(Ts(now))
+            .bind(self.schedules)
+            .bind(self.scheduled_for)
             .execute(conn)
             .await?;
         Ok(())
