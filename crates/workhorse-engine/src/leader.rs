@@ -107,8 +107,9 @@ impl Elector {
     }
 
     /// One round: asks the backend, starts the leader-only services on winning and stops
-    /// them (waiting until they have) on losing. An error means the backend could not
-    /// answer in [`ELECT_TIMEOUT`]; the node then steps down too. Returns whether it leads.
+    /// them (waiting until they have) on losing. An error means the backend failed or gave
+    /// no answer within [`ELECT_TIMEOUT`]; the node then steps down too. Returns whether it
+    /// leads.
     pub async fn run_once(&mut self, now: Timestamp) -> Result<bool, EngineError> {
         let answer = tokio::time::timeout(ELECT_TIMEOUT, self.backend.attempt_elect()).await;
         match answer {
@@ -141,9 +142,16 @@ impl Elector {
     /// resigns, so another node takes over at once.
     pub async fn run(mut self, shutdown: CancellationToken) {
         self.parent = shutdown.clone();
+        let mut failing = false;
         loop {
-            if let Err(err) = self.run_once(self.engine.now()).await {
-                tracing::warn!(error = %err, "leader election round failed");
+            match self.run_once(self.engine.now()).await {
+                Ok(_) => failing = false,
+                // Once per outage, not every round: a database restart must not flood logs.
+                Err(err) if !failing => {
+                    tracing::warn!(error = %err, "leader election failed; retrying every round");
+                    failing = true;
+                }
+                Err(err) => tracing::debug!(error = %err, "leader election failed again"),
             }
             tokio::select! {
                 () = shutdown.cancelled() => break,
