@@ -181,6 +181,8 @@ async fn with_auth_on_the_page_asks_for_a_token_and_then_shows_live_numbers() {
         .wait_text("#view .empty strong", "No queues yet")
         .await;
     browser.wait_for("#sign-out:not([hidden])").await;
+    // The event stream opens with the token in its query: live, not polling.
+    browser.wait_text("#live-status .label", "live").await;
 
     enqueue_emails(&server, 2).await;
     browser.wait_text(&queue_cell("emails", "ready"), "2").await;

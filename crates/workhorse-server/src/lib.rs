@@ -91,6 +91,17 @@ pub(crate) fn router_with_shutdown(
     };
     router
         .layer(body_limit)
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The span of one request, as tower-http's default but with any `access_token` in the
+/// query redacted: this layer sees the request before auth takes the token out.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        uri = %auth::redacted(request.uri()),
+        version = ?request.version(),
+    )
 }

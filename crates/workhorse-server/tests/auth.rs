@@ -484,3 +484,53 @@ async fn tokens_created_or_revoked_while_serving_take_effect_without_a_restart()
     assert_eq!(status(keys.viewer.clone()).await, StatusCode::OK);
     server.stop().await;
 }
+
+/// The status and content type of a request, without reading its (possibly endless) body.
+async fn head_of(server: &Server, path_and_query: &str) -> (StatusCode, String) {
+    let response = server
+        .http
+        .get(format!("{}{path_and_query}", server.url))
+        .send()
+        .await
+        .expect("request");
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (response.status(), content_type)
+}
+
+#[tokio::test]
+async fn the_event_stream_takes_its_token_from_the_query_and_no_other_route_does() {
+    let (server, keys, _dir) = start_authed().await;
+    // A browser's EventSource cannot send headers: `?access_token=` opens the stream.
+    let (status, content_type) =
+        head_of(&server, &format!("/v1/events?access_token={}", keys.viewer)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        content_type.starts_with("text/event-stream"),
+        "{content_type}"
+    );
+    // Filters beside the token still apply (the token is taken out, the rest kept).
+    let (status, _) = head_of(
+        &server,
+        &format!("/v1/events?state=dead&access_token={}", keys.viewer),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a bad filter is still seen"
+    );
+    // A wrong or missing token in the query: 401, as with the header.
+    let (status, _) = head_of(&server, "/v1/events?access_token=wh_wrong").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = head_of(&server, "/v1/events?access_token=").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Every other route ignores a query token: it must come in the header.
+    let (status, _) = head_of(&server, &format!("/v1/jobs?access_token={}", keys.admin)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    server.stop().await;
+}

@@ -1,13 +1,16 @@
 //! API tokens with roles: the token file, the accepted set, and the check every request
 //! passes when auth is on.
 //!
-//! A request names its token as `Authorization: Bearer <token>`. No or an unknown token:
+//! A request names its token as `Authorization: Bearer <token>` (the event stream, which
+//! browsers open without headers, may also take it as `?access_token=`; see
+//! [`query_token`]). No or an unknown token:
 //! 401 with `WWW-Authenticate: Bearer`; a token whose role may not do what the request
 //! asks: 403. Either way nothing else runs, so nothing changes. [`required_role`] is the
 //! one table of who may do what. The header is removed once checked, so no handler or
 //! log line downstream can see the token.
 
 mod file;
+mod query_token;
 mod role;
 mod tokens;
 
@@ -15,6 +18,8 @@ pub use file::{
     NewToken, TOKEN_PREFIX, TOKENS_FILE, TokenFileError, TokenRecord, create_token, read_records,
     revoke_token, tokens_path,
 };
+pub(crate) use query_token::redacted;
+pub use query_token::{ACCESS_TOKEN_PARAM, EVENTS_PATH};
 pub use role::{PUBLIC_PREFIXES, Role, UnknownRole, is_public, required_role};
 pub use tokens::{RELOAD_INTERVAL, Secret, Tokens, hash_hex};
 
@@ -37,8 +42,15 @@ pub(crate) async fn require(
     let Some(needed) = required_role(request.method(), route, request.uri().path()) else {
         return next.run(request).await;
     };
-    let role = bearer(request.headers()).and_then(|token| tokens.role_of(token));
+    let query_token = query_token::take(request.method(), request.uri());
+    let role = match &query_token {
+        Some((token, _)) if bearer(request.headers()).is_none() => tokens.role_of(token),
+        _ => bearer(request.headers()).and_then(|token| tokens.role_of(token)),
+    };
     request.headers_mut().remove(header::AUTHORIZATION);
+    if let Some((_, uri)) = query_token {
+        *request.uri_mut() = uri;
+    }
     match role {
         None => unauthorized(),
         Some(role) if !role.allows(needed) => ApiError::forbidden(format!(
