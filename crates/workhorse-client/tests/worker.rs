@@ -270,3 +270,61 @@ async fn the_time_limit_stops_the_task() {
     shutdown.cancel();
     worker.await.expect("join").expect("clean shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedules_declared_by_the_worker_fire_into_its_tasks() {
+    let server = TestServer::start(LEASE).await;
+    let client = server.client();
+    let (ran, mut runs) = mpsc::unbounded_channel();
+    let tick = workhorse_protocol::ScheduleRequest {
+        every_ms: Some(1_000),
+        task: "test.tick".into(),
+        queue: Some("ticks".into()),
+        ..workhorse_protocol::ScheduleRequest::default()
+    };
+    let builder = Worker::builder(&server.url)
+        .queues(["ticks"])
+        .schedule("tick", tick.clone())
+        .raw_task("test.tick", move |ctx: JobContext, _args| {
+            let ran = ran.clone();
+            async move {
+                ran.send(ctx.id()).expect("test alive");
+                Ok(serde_json::Value::Null)
+            }
+        });
+    let (shutdown, worker) = spawn(builder);
+    let id = tokio::time::timeout(WAIT, runs.recv())
+        .await
+        .expect("a fire within the wait")
+        .expect("worker alive");
+    let job = finished(&client, id).await;
+    assert_eq!(job.schedule.as_deref(), Some("tick"));
+    assert!(job.scheduled_for.is_some());
+    // A second replica declaring the same schedule changes nothing.
+    let again = client.upsert_schedule("tick", &tick).await.expect("upsert");
+    assert!(!again.changed);
+    shutdown.cancel();
+    worker.await.expect("join").expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_with_a_bad_schedule_stops_at_start_and_says_why() {
+    let server = TestServer::start(LEASE).await;
+    let bad = workhorse_protocol::ScheduleRequest {
+        cron: Some("0 8 * * 8".into()),
+        task: "test.tick".into(),
+        ..workhorse_protocol::ScheduleRequest::default()
+    };
+    let worker = Worker::builder(&server.url)
+        .schedule("digest", bad)
+        .build()
+        .expect("worker");
+    let err = tokio::time::timeout(WAIT, worker.run(CancellationToken::new()))
+        .await
+        .expect("returns at once")
+        .expect_err("the schedule is refused");
+    assert_eq!(err.status(), Some(422), "{err}");
+    assert!(err.to_string().contains("day-of-week"), "{err}");
+    let schedules = server.client().schedules().await.expect("list");
+    assert!(schedules.is_empty(), "nothing stored");
+}

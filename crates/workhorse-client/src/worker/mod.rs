@@ -36,6 +36,7 @@ mod error;
 mod handler;
 mod pool;
 mod runner;
+mod schedules;
 mod session;
 mod socket;
 mod stops;
@@ -60,7 +61,7 @@ use std::time::Duration;
 use stops::Stops;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use workhorse_protocol::ClientMessage;
+use workhorse_protocol::{ClientMessage, ScheduleRequest};
 
 /// Default time in-flight tasks get to finish after shutdown is asked for.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
@@ -105,6 +106,7 @@ pub(crate) struct Shared {
     pub grace: Duration,
     pub cancel_grace: Duration,
     pub handlers: HashMap<String, Arc<dyn Handler>>,
+    pub schedules: Vec<(String, ScheduleRequest)>,
 }
 
 /// Configures a [`Worker`]; see [`Worker::builder`].
@@ -120,6 +122,7 @@ pub struct WorkerBuilder {
     grace: Duration,
     cancel_grace: Duration,
     handlers: HashMap<String, Arc<dyn Handler>>,
+    schedules: Vec<(String, ScheduleRequest)>,
 }
 
 impl WorkerBuilder {
@@ -190,6 +193,14 @@ impl WorkerBuilder {
         self
     }
 
+    /// Declares schedule `name` when the worker starts (see [`Worker::declare_schedules`]).
+    /// Every replica may declare the same schedules: an unchanged definition changes
+    /// nothing, and the server fires each once however many declare it.
+    pub fn schedule(mut self, name: impl Into<String>, schedule: ScheduleRequest) -> Self {
+        self.schedules.push((name.into(), schedule));
+        self
+    }
+
     /// The configured worker; fails on an invalid URL.
     pub fn build(self) -> Result<Worker, ClientError> {
         let url = Client::new(&self.url)?.url().to_owned();
@@ -217,6 +228,7 @@ impl WorkerBuilder {
                 grace: self.grace,
                 cancel_grace: self.cancel_grace,
                 handlers: self.handlers,
+                schedules: self.schedules,
             }),
         })
     }
@@ -258,6 +270,7 @@ impl Worker {
             grace: DEFAULT_GRACE,
             cancel_grace: DEFAULT_CANCEL_GRACE,
             handlers: HashMap::new(),
+            schedules: Vec::new(),
         }
     }
 
@@ -279,8 +292,12 @@ impl Worker {
     /// hands back the jobs not yet started, lets running tasks finish within the grace
     /// period, stops and fails what is left, and returns once every ack was answered.
     /// Reconnects with backoff whenever the session drops; returns an error only when the
-    /// server refuses the session itself (a missing or bad token, an invalid queue name).
+    /// server refuses the session itself (a missing or bad token, an invalid queue name)
+    /// or one of the worker's schedules (see [`Worker::declare_schedules`]).
     pub async fn run(&self, shutdown: CancellationToken) -> Result<(), ClientError> {
+        if !self.declare_schedules(&shutdown).await? {
+            return Ok(());
+        }
         let (stops, _stop_phases) =
             Stops::follow(shutdown, self.shared.grace, stops::ANSWER_TIMEOUT);
         let (sender, mut events) = mpsc::unbounded_channel();
