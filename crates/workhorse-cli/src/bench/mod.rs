@@ -9,10 +9,13 @@
 //! 4. start latency: jobs enqueued at a fixed `--rate` for `--latency-secs` to idle
 //!    workers; each job's latency is its task's start minus the moment its enqueue was
 //!    sent, both read from this process's monotonic clock.
+//! 5. fire precision (`fire`, not run by default): delayed jobs and every-second schedules,
+//!    each one's lateness after its set time by the server's clock (see [`fire`]).
 //!
 //! The jobs of phases 1 and 2 are drained afterwards (untimed) unless `--keep-jobs`.
 
 mod enqueue;
+mod fire;
 mod latency;
 mod report;
 mod workers;
@@ -52,7 +55,16 @@ pub struct BenchArgs {
     /// Length of the start-latency phase, in seconds.
     #[arg(long, default_value_t = 4)]
     latency_secs: u64,
-    /// Phases to run (comma-separated): single, batch, e2e, latency.
+    /// Delayed jobs of the fire-precision phase.
+    #[arg(long, default_value_t = 5_000)]
+    fire_jobs: u64,
+    /// Every-second schedules of the fire-precision phase.
+    #[arg(long, default_value_t = 20)]
+    fire_schedules: usize,
+    /// Length of the fire-precision phase's two runs, in seconds.
+    #[arg(long, default_value_t = 10)]
+    fire_secs: u64,
+    /// Phases to run (comma-separated): single, batch, e2e, latency, fire.
     #[arg(
         long,
         value_delimiter = ',',
@@ -74,6 +86,7 @@ pub enum Phase {
     Batch,
     E2e,
     Latency,
+    Fire,
 }
 
 /// What every phase needs.
@@ -142,6 +155,12 @@ pub async fn run(client: &Client, args: BenchArgs) -> anyhow::Result<()> {
     if has(Phase::Latency) {
         let jobs = args.rate.saturating_mul(args.latency_secs).max(1);
         report.start_latency = Some(latency::measure(&bench, args.rate.max(1), jobs).await?);
+    }
+    if has(Phase::Fire) {
+        report.delayed_lateness =
+            Some(fire::delayed_jobs(&bench, args.fire_jobs, args.fire_secs).await?);
+        report.fire_lateness =
+            Some(fire::schedules(&bench, args.fire_schedules, args.fire_secs).await?);
     }
     if !args.keep_jobs && (has(Phase::Single) || has(Phase::Batch)) {
         workers::drain_leftovers(&bench).await?;

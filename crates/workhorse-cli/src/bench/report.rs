@@ -57,6 +57,30 @@ impl Latency {
     }
 }
 
+/// How late work came due after its set time, in milliseconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct FireLateness {
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl FireLateness {
+    /// Percentiles of `millis` (lateness in milliseconds).
+    pub fn new(millis: &Histogram<u64>) -> Self {
+        let ms = |quantile: f64| millis.value_at_quantile(quantile) as f64;
+        FireLateness {
+            count: millis.len(),
+            p50_ms: ms(0.50),
+            p95_ms: ms(0.95),
+            p99_ms: ms(0.99),
+            max_ms: millis.max() as f64,
+        }
+    }
+}
+
 /// Everything one run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -69,6 +93,10 @@ pub struct Report {
     pub batch_enqueue: Option<Throughput>,
     pub end_to_end: Option<Throughput>,
     pub start_latency: Option<Latency>,
+    /// Delayed jobs: started minus `run_at`.
+    pub delayed_lateness: Option<FireLateness>,
+    /// Schedule fires: job created minus `scheduled_for`.
+    pub fire_lateness: Option<FireLateness>,
 }
 
 impl Report {
@@ -84,6 +112,8 @@ impl Report {
             batch_enqueue: None,
             end_to_end: None,
             start_latency: None,
+            delayed_lateness: None,
+            fire_lateness: None,
         }
     }
 
@@ -124,6 +154,30 @@ impl Report {
                 ),
                 format!("{detail}, max {:.2} ms", l.max_ms),
             ]);
+        }
+        let lateness = [
+            (
+                "delayed jobs",
+                &self.delayed_lateness,
+                "started minus run_at",
+            ),
+            (
+                "schedule fires",
+                &self.fire_lateness,
+                "created minus fire time",
+            ),
+        ];
+        for (name, result, detail) in lateness {
+            if let Some(l) = result {
+                table.row(vec![
+                    name.to_owned(),
+                    format!(
+                        "p50 {:.0} ms  p95 {:.0} ms  p99 {:.0} ms",
+                        l.p50_ms, l.p95_ms, l.p99_ms
+                    ),
+                    format!("{} jobs, {detail}, max {:.0} ms", l.count, l.max_ms),
+                ]);
+            }
         }
         table.render()
     }
