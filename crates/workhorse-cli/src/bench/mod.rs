@@ -11,9 +11,13 @@
 //!    sent, both read from this process's monotonic clock.
 //! 5. fire precision (`fire`, not run by default): delayed jobs and every-second schedules,
 //!    each one's lateness after its set time by the server's clock (see [`fire`]).
+//! 6. dashboard (`dashboard`, not run by default): fills the store with
+//!    `--dashboard-jobs` jobs and times the dashboard's reads (see [`dashboard`]); its jobs
+//!    stay, so run it against a throwaway data directory.
 //!
 //! The jobs of phases 1 and 2 are drained afterwards (untimed) unless `--keep-jobs`.
 
+mod dashboard;
 mod enqueue;
 mod fire;
 mod latency;
@@ -64,7 +68,10 @@ pub struct BenchArgs {
     /// Length of the fire-precision phase's two runs, in seconds.
     #[arg(long, default_value_t = 10)]
     fire_secs: u64,
-    /// Phases to run (comma-separated): single, batch, e2e, latency, fire.
+    /// Jobs in the store for the dashboard phase.
+    #[arg(long, default_value_t = 1_000_000)]
+    dashboard_jobs: u64,
+    /// Phases to run (comma-separated): single, batch, e2e, latency, fire, dashboard.
     #[arg(
         long,
         value_delimiter = ',',
@@ -87,6 +94,7 @@ pub enum Phase {
     E2e,
     Latency,
     Fire,
+    Dashboard,
 }
 
 /// What every phase needs.
@@ -161,6 +169,9 @@ pub async fn run(client: &Client, args: BenchArgs) -> anyhow::Result<()> {
             Some(fire::delayed_jobs(&bench, args.fire_jobs, args.fire_secs).await?);
         report.fire_lateness =
             Some(fire::schedules(&bench, args.fire_schedules, args.fire_secs).await?);
+    }
+    if has(Phase::Dashboard) {
+        report.dashboard = Some(dashboard::measure(&bench, args.dashboard_jobs).await?);
     }
     if !args.keep_jobs && (has(Phase::Single) || has(Phase::Batch)) {
         workers::drain_leftovers(&bench).await?;

@@ -81,6 +81,28 @@ impl FireLateness {
     }
 }
 
+/// Response times of one dashboard read, in milliseconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct PageTime {
+    pub page: String,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl PageTime {
+    /// Percentiles of `micros` (response times in microseconds) of `page`.
+    pub fn new(page: &str, micros: &Histogram<u64>) -> Self {
+        let ms = |quantile: f64| micros.value_at_quantile(quantile) as f64 / 1_000.0;
+        PageTime {
+            page: page.to_owned(),
+            p50_ms: ms(0.50),
+            p99_ms: ms(0.99),
+            max_ms: micros.max() as f64 / 1_000.0,
+        }
+    }
+}
+
 /// Everything one run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -97,6 +119,10 @@ pub struct Report {
     pub delayed_lateness: Option<FireLateness>,
     /// Schedule fires: job created minus `scheduled_for`.
     pub fire_lateness: Option<FireLateness>,
+    /// Dashboard reads with a big store.
+    pub dashboard: Option<Vec<PageTime>>,
+    /// Jobs in the store during the dashboard phase.
+    pub dashboard_jobs: u64,
 }
 
 impl Report {
@@ -114,6 +140,8 @@ impl Report {
             start_latency: None,
             delayed_lateness: None,
             fire_lateness: None,
+            dashboard: None,
+            dashboard_jobs: args.dashboard_jobs,
         }
     }
 
@@ -178,6 +206,16 @@ impl Report {
                     format!("{} jobs, {detail}, max {:.0} ms", l.count, l.max_ms),
                 ]);
             }
+        }
+        for page in self.dashboard.iter().flatten() {
+            table.row(vec![
+                format!("dashboard: {}", page.page),
+                format!("p50 {:.1} ms  p99 {:.1} ms", page.p50_ms, page.p99_ms),
+                format!(
+                    "{} jobs in the store, max {:.1} ms",
+                    self.dashboard_jobs, page.max_ms
+                ),
+            ]);
         }
         table.render()
     }
