@@ -10,9 +10,13 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use workhorse_engine::Engine;
 
-/// How often the queue gauges are refreshed from the store; a scrape finding them older
-/// refreshes them first.
+/// How old the queue gauges may be when a scrape reads them; older ones are refreshed from
+/// the store first. Only scrapes refresh them: counting every queue costs the store a
+/// read, which a node nobody scrapes (or each of a cluster's nodes, on one database)
+/// should not pay every few seconds.
 pub(crate) const REFRESH: Duration = Duration::from_secs(2);
+/// How often histogram samples are drained.
+const UPKEEP: Duration = Duration::from_secs(5);
 
 /// The Prometheus text exposition format, version 0.0.4.
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -36,18 +40,16 @@ async fn refresh(engine: &Engine) {
     }
 }
 
-/// Refreshes the queue gauges every [`REFRESH`] and drains histogram samples, until
-/// `shutdown`.
-pub(crate) fn spawn_refresher(engine: Engine, shutdown: CancellationToken) {
+/// Drains histogram samples every [`UPKEEP`], until `shutdown`.
+pub(crate) fn spawn_upkeep(engine: Engine, shutdown: CancellationToken) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(REFRESH);
+        let mut tick = tokio::time::interval(UPKEEP);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            refresh(&engine).await;
             engine.metrics().run_upkeep();
         }
     });

@@ -97,13 +97,7 @@ impl PgStore {
     /// Connects with `options`; fails with [`StoreError::Unavailable`] when the server
     /// cannot be reached and [`StoreError::Invalid`] for a malformed URL or schema name.
     pub async fn connect_with(url: &str, options: PgOptions) -> Result<PgStore, StoreError> {
-        let mut connect = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Invalid(format!("database URL: {e}")))?
-            .application_name(&options.application_name);
-        if let Some(schema) = &options.schema {
-            validate_schema(schema)?;
-            connect = connect.options([("search_path", schema.as_str())]);
-        }
+        let connect = connect_options(url, &options)?;
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
@@ -199,6 +193,22 @@ fn validate_schema(schema: &str) -> Result<(), StoreError> {
     }
 }
 
+/// The connection options of every session the store opens (pool, ready listener, leader).
+fn connect_options(url: &str, options: &PgOptions) -> Result<PgConnectOptions, StoreError> {
+    let mut connect = PgConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Invalid(format!("database URL: {e}")))?
+        .application_name(&options.application_name);
+    // Workhorse's statements are short index lookups; PostgreSQL's JIT can spend tens of
+    // milliseconds compiling one when the planner misjudges a fresh table, so the
+    // store's own sessions turn it off (other users of the database keep theirs).
+    connect = connect.options([("jit", "off")]);
+    if let Some(schema) = &options.schema {
+        validate_schema(schema)?;
+        connect = connect.options([("search_path", schema.as_str())]);
+    }
+    Ok(connect)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -209,5 +219,18 @@ mod tests {
         assert!(super::validate_schema("1x").is_err());
         assert!(super::validate_schema("Bad").is_err());
         assert!(super::validate_schema("a\"; drop").is_err());
+    }
+
+    #[test]
+    fn sessions_turn_jit_off_and_keep_the_schema() {
+        let options = super::PgOptions {
+            schema: Some("wh_a".into()),
+            ..super::PgOptions::default()
+        };
+        let connect = super::connect_options("postgres://u@localhost/db", &options).expect("valid");
+        assert_eq!(
+            connect.get_options(),
+            Some("-c jit=off -c search_path=wh_a")
+        );
     }
 }
