@@ -19,7 +19,7 @@ mod ws;
 
 pub use error::ApiError;
 pub use openapi::ApiDoc;
-pub use serve::{ServeOptions, ServerError, run, run_tls, serve};
+pub use serve::{ServeOptions, ServerError, run, run_tls, serve, serve_listener};
 pub use tls::TlsFiles;
 
 use axum::Router;

@@ -1,5 +1,6 @@
-//! Running the server: on a listener ([`run`]), or the whole `workhorse serve` ([`serve`]),
-//! on the embedded SQLite store or, as one node of a cluster, on PostgreSQL (`database`).
+//! Running the server: on a listener ([`run`]), or the whole `workhorse serve` ([`serve`],
+//! or [`serve_listener`] on a listener bound by the caller), on the embedded SQLite store
+//! or, as one node of a cluster, on PostgreSQL (`database`).
 
 mod database;
 
@@ -162,7 +163,7 @@ pub async fn run_tls(
     serve_on(listener, engine, config, shutdown).await
 }
 
-/// Also runs, until `shutdown`, what the router relies on: the queue-gauge refresher and,
+/// Also runs, until `shutdown`, what the router relies on: the metrics upkeep and,
 /// with auth on, the token file watcher.
 async fn serve_on<L>(
     listener: L,
@@ -174,7 +175,7 @@ where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
 {
-    crate::metrics::spawn_refresher(engine.clone(), shutdown.clone());
+    crate::metrics::spawn_upkeep(engine.clone(), shutdown.clone());
     if let Some(tokens) = &config.auth {
         tokens.watch(shutdown.clone());
     }
@@ -190,6 +191,30 @@ where
 /// services: scheduler, rescuer, cleaner, schedule firer), binds, logs `workhorse listening on http://ADDR`, and serves until `shutdown`
 /// is cancelled.
 pub async fn serve(opts: ServeOptions, shutdown: CancellationToken) -> Result<(), ServerError> {
+    serve_with(opts, None, shutdown).await
+}
+
+/// [`serve`] on a `listener` the caller bound, so that it knows the address (port 0) before
+/// the server starts; `opts.listen` is replaced by that address. Connections wait in the
+/// listener's backlog until the store is open. The Python package's embedded server runs
+/// on this.
+pub async fn serve_listener(
+    listener: TcpListener,
+    mut opts: ServeOptions,
+    shutdown: CancellationToken,
+) -> Result<(), ServerError> {
+    opts.listen = listener
+        .local_addr()
+        .map_err(io("reading the bound address"))?;
+    serve_with(opts, Some(listener), shutdown).await
+}
+
+/// [`serve`], binding `opts.listen` once the store is open unless a listener is given.
+async fn serve_with(
+    opts: ServeOptions,
+    listener: Option<TcpListener>,
+    shutdown: CancellationToken,
+) -> Result<(), ServerError> {
     std::fs::create_dir_all(&opts.data_dir)
         .map_err(io(format!("creating {}", opts.data_dir.display())))?;
     let auth = opts.tokens()?;
@@ -206,9 +231,12 @@ pub async fn serve(opts: ServeOptions, shutdown: CancellationToken) -> Result<()
     tracing::info!(store = engine.store_name(), "store open");
     let services = engine.start_elected(&shutdown, Arc::clone(&node.leader));
 
-    let listener = TcpListener::bind(opts.listen)
-        .await
-        .map_err(io(format!("binding {}", opts.listen)))?;
+    let listener = match listener {
+        Some(listener) => listener,
+        None => TcpListener::bind(opts.listen)
+            .await
+            .map_err(io(format!("binding {}", opts.listen)))?,
+    };
     let addr = listener
         .local_addr()
         .map_err(io("reading the bound address"))?;
