@@ -198,6 +198,32 @@ async fn progress_is_visible_while_the_job_runs() {
     worker.await.expect("join").expect("clean shutdown");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_progress_before_returning_is_kept() {
+    let server = TestServer::start(LEASE).await;
+    let client = server.client();
+    // Returns long before the first heartbeat (a third of the lease): the progress must
+    // travel with the outcome.
+    let handler = |ctx: JobContext, (): ()| async move {
+        ctx.progress(1.0, "done");
+        Ok(())
+    };
+    let (shutdown, worker) = spawn(Worker::builder(&server.url).task::<Slow>(handler));
+    let id = client
+        .enqueue_task::<Slow>(&())
+        .await
+        .expect("enqueue")
+        .job
+        .id;
+    let job = finished(&client, id).await;
+    assert_eq!(job.state, JobState::Succeeded);
+    let progress = job.progress.expect("progress kept");
+    assert!((progress.fraction - 1.0).abs() < 1e-9);
+    assert_eq!(progress.message.as_deref(), Some("done"));
+    shutdown.cancel();
+    worker.await.expect("join").expect("clean shutdown");
+}
+
 /// A handler that reports when it starts and why it was stopped.
 fn stoppable(
     started: mpsc::UnboundedSender<JobId>,

@@ -32,6 +32,9 @@ pub(crate) struct Pool {
     queued: VecDeque<JobContext>,
     started: HashMap<JobId, Started>,
     acks: Vec<AckItem>,
+    /// Progress a task reported after the last heartbeat and before it finished: sent
+    /// just ahead of its ack, so the job keeps the task's last word (`1.0, "done"`).
+    final_beats: Vec<WsBeat>,
     to_release: Vec<JobLeaseRef>,
 }
 
@@ -61,6 +64,7 @@ impl Pool {
             queued: VecDeque::new(),
             started: HashMap::new(),
             acks: Vec::new(),
+            final_beats: Vec::new(),
             to_release: Vec::new(),
         }
     }
@@ -95,6 +99,7 @@ impl Pool {
         self.queued.is_empty()
             && self.started.is_empty()
             && self.acks.is_empty()
+            && self.final_beats.is_empty()
             && self.to_release.is_empty()
     }
 
@@ -136,8 +141,20 @@ impl Pool {
     pub(crate) fn settle(&mut self, id: JobId, ack: AckItem) {
         if let Some(started) = self.started.get_mut(&id) {
             started.settled = true;
+            if let Some(progress) = started.ctx.take_progress() {
+                self.final_beats.push(WsBeat {
+                    id,
+                    lease_id: started.ctx.lease_id(),
+                    progress: Some(progress),
+                });
+            }
         }
         self.acks.push(ack);
+    }
+
+    /// Heartbeats carrying the last progress of settled jobs; send before their acks.
+    pub(crate) fn take_final_beats(&mut self) -> Vec<WsBeat> {
+        std::mem::take(&mut self.final_beats)
     }
 
     /// An outcome to send for a job that never started.

@@ -168,6 +168,14 @@ impl<'a> Session<'a> {
 
     async fn flush_acks(&mut self) -> Result<(), ClientError> {
         self.ack_due = None;
+        // The server handles a session's messages in order: this progress is stored
+        // before the acks below finish the jobs.
+        let beats = self.parts.pool.take_final_beats();
+        if !beats.is_empty() {
+            self.socket
+                .send(&ClientMessage::Heartbeat { beats })
+                .await?;
+        }
         loop {
             let acks = self.parts.pool.take_acks(ACK_BATCH);
             if acks.is_empty() {
