@@ -1,8 +1,9 @@
 //! Workhorse Rust SDK.
 //!
 //! - [`Client`]: enqueue jobs (one or a batch), read them, wait for their results, cancel
-//!   and redrive them, list and control queues, declare and control schedules; also the
-//!   plain-HTTP worker calls.
+//!   and redrive them, list and control queues, declare and control schedules, enqueue and
+//!   follow workflows; also the plain-HTTP worker calls.
+//! - [`Workflow`]: chains, groups and chords of jobs, with results passed on.
 //! - [`Task`]: a typed task (name, argument and output types, default options), enqueued
 //!   with [`Client::enqueue_task`] and run by a [`Worker`].
 //! - [`Worker`]: runs tasks for jobs pushed over a WebSocket session, with concurrency,
@@ -26,6 +27,7 @@
 mod api;
 mod client;
 mod client_schedules;
+mod client_workflows;
 mod error;
 mod task;
 pub mod worker;
@@ -33,6 +35,7 @@ mod worker_http;
 
 pub use api::Enqueued;
 pub use client::{Client, DEFAULT_URL, TOKEN_ENV, URL_ENV};
+pub use client_workflows::Workflow;
 pub use error::ClientError;
 pub use task::{Task, TaskOptions, output, request};
 pub use worker::{JobContext, RawArgs, StopReason, TaskError, TaskHandler, Worker, WorkerBuilder};

@@ -230,6 +230,8 @@ pub struct Job {
     pub schedule: Option<String>,
     /// The fire time of that schedule this job runs for.
     pub scheduled_for: Option<Timestamp>,
+    /// The workflow this job belongs to, if any (see [`crate::workflow`]).
+    pub workflow: Option<crate::workflow::WorkflowId>,
 }
 
 /// What a producer asks for. Defaults are filled in by [`NewJob::new`]; validate with
@@ -392,6 +394,7 @@ impl NewJob {
             finished_at: None,
             schedule: self.schedule,
             scheduled_for: self.scheduled_for,
+            workflow: None,
         }
     }
 }

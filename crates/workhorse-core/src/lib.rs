@@ -9,6 +9,8 @@
 //!   one-off) and which missed fires a scheduler runs.
 //! - [`clock`]: the injected clock; nothing else reads the wall clock.
 //! - [`limits`]: every named limit on input.
+//! - [`workflow`]: chains, groups and chords compiled into jobs and dependency edges, and how
+//!   a job receives its parents' results.
 
 pub mod clock;
 pub mod job;
@@ -17,6 +19,7 @@ pub mod queue;
 pub mod retry;
 pub mod schedule;
 pub mod state;
+pub mod workflow;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use job::{AttemptError, Job, JobId, Json, Lease, LeaseId, NewJob, Progress};
@@ -26,6 +29,10 @@ pub use schedule::{
     CronExpr, DueFires, Misfire, Overlap, ScheduleError, ScheduleSpec, Zone, due_fires,
 };
 pub use state::{JobState, Transition};
+pub use workflow::{
+    CompiledWorkflow, InvalidWorkflow, OnParentFailure, ResultPassing, Step, WorkflowId,
+    WorkflowJob,
+};
 
 /// A point in time, microsecond precision (the precision stores keep).
 pub type Timestamp = jiff::Timestamp;

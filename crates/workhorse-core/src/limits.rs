@@ -24,6 +24,11 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const MAX_WAIT_MS: u64 = 60_000;
 /// Most jobs one list page returns.
 pub const MAX_PAGE: u32 = 1_000;
+/// Most jobs one workflow holds (every task of every chain, group and chord in it).
+pub const MAX_WORKFLOW_JOBS: usize = 10_000;
+/// Most dependency edges one workflow holds. A chain from a group of N jobs to a group of M
+/// jobs makes N × M edges; this bounds the fan-in work one enqueue can ask for.
+pub const MAX_WORKFLOW_EDGES: usize = 100_000;
 
 /// Task names: non-empty, at most [`MAX_NAME_LEN`] bytes, no control characters.
 pub fn check_name(field: &'static str, name: &str) -> Result<(), InvalidJob> {

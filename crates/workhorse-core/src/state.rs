@@ -10,6 +10,10 @@
 //!                        │  └────── redrive ─┼─────────────────────┘ (also from cancelled, expired)
 //!   scheduled, ready ──cancel──▶ cancelled ◀─┘ (running: once the worker stops)
 //!   scheduled, ready ──expire──▶ expired
+//!
+//!   waiting ──unblock──▶ ready         (its last parent job finished; see `workflow`)
+//!   waiting ──unblock later──▶ scheduled (the same, with a `run_at` still ahead)
+//!   waiting ──cancel──▶ cancelled      (a parent failed under the `cancel` policy, or by hand)
 //! ```
 //!
 //! Stores never pick a target state themselves: they ask [`Transition::target`] and guard
@@ -37,11 +41,13 @@ pub enum JobState {
     Cancelled,
     /// Not started before its `expires_at`; never ran.
     Expired,
+    /// Part of a workflow: waits for its parent jobs to finish before it may run.
+    Waiting,
 }
 
 impl JobState {
     /// Every state, in lifecycle order.
-    pub const ALL: [JobState; 7] = [
+    pub const ALL: [JobState; 8] = [
         JobState::Scheduled,
         JobState::Ready,
         JobState::Running,
@@ -49,6 +55,7 @@ impl JobState {
         JobState::Dead,
         JobState::Cancelled,
         JobState::Expired,
+        JobState::Waiting,
     ];
 
     /// The name used on the wire, in SQL and in the UI.
@@ -61,6 +68,7 @@ impl JobState {
             JobState::Dead => "dead",
             JobState::Cancelled => "cancelled",
             JobState::Expired => "expired",
+            JobState::Waiting => "waiting",
         }
     }
 
@@ -87,7 +95,7 @@ impl fmt::Display for JobState {
 /// A state name that is not one of [`JobState::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown job state {0:?}; expected one of scheduled, ready, running, succeeded, dead, cancelled, expired"
+    "unknown job state {0:?}; expected one of scheduled, ready, running, succeeded, dead, cancelled, expired, waiting"
 )]
 pub struct UnknownState(pub String);
 
@@ -119,17 +127,24 @@ pub enum Transition {
     /// `running → ready`: the worker gave the job back unstarted (shutdown); the attempt does
     /// not count.
     Release,
-    /// `scheduled | ready → cancelled` at once; `running → cancelled` once the worker stopped.
+    /// `scheduled | ready | waiting → cancelled` at once; `running → cancelled` once the
+    /// worker stopped.
     Cancel,
     /// `scheduled | ready → expired`: not started before `expires_at`.
     Expire,
     /// `dead | cancelled | expired → ready`: run again with a fresh set of attempts.
     Redrive,
+    /// `waiting → ready`: the last of its parent jobs finished (succeeded, or failed under
+    /// the `run_anyway` policy) and its `run_at` has come. Taken in the transaction that
+    /// finished that parent.
+    Unblock,
+    /// `waiting → scheduled`: as [`Transition::Unblock`], but its `run_at` is still ahead.
+    UnblockLater,
 }
 
 impl Transition {
     /// Every transition.
-    pub const ALL: [Transition; 10] = [
+    pub const ALL: [Transition; 12] = [
         Transition::Promote,
         Transition::Start,
         Transition::Complete,
@@ -140,11 +155,13 @@ impl Transition {
         Transition::Cancel,
         Transition::Expire,
         Transition::Redrive,
+        Transition::Unblock,
+        Transition::UnblockLater,
     ];
 
     /// The one table: legal source states and the target of each transition.
     pub const fn rule(self) -> (&'static [JobState], JobState) {
-        use JobState::{Cancelled, Dead, Expired, Ready, Running, Scheduled, Succeeded};
+        use JobState::{Cancelled, Dead, Expired, Ready, Running, Scheduled, Succeeded, Waiting};
         match self {
             Transition::Promote => (&[Scheduled], Ready),
             Transition::Start => (&[Ready], Running),
@@ -152,9 +169,11 @@ impl Transition {
             Transition::Retry => (&[Running], Scheduled),
             Transition::Bury => (&[Running], Dead),
             Transition::Rescue | Transition::Release => (&[Running], Ready),
-            Transition::Cancel => (&[Scheduled, Ready, Running], Cancelled),
+            Transition::Cancel => (&[Scheduled, Ready, Running, Waiting], Cancelled),
             Transition::Expire => (&[Scheduled, Ready], Expired),
             Transition::Redrive => (&[Dead, Cancelled, Expired], Ready),
+            Transition::Unblock => (&[Waiting], Ready),
+            Transition::UnblockLater => (&[Waiting], Scheduled),
         }
     }
 
@@ -232,6 +251,27 @@ mod tests {
             .filter(|t| t.target() == JobState::Running)
             .collect();
         assert_eq!(into_running, vec![Transition::Start]);
+    }
+
+    #[test]
+    fn waiting_leaves_only_when_its_parents_finished_or_by_cancel() {
+        let exits: Vec<_> = Transition::ALL
+            .into_iter()
+            .filter(|t| t.allowed_from(JobState::Waiting))
+            .collect();
+        assert_eq!(
+            exits,
+            vec![
+                Transition::Cancel,
+                Transition::Unblock,
+                Transition::UnblockLater
+            ]
+        );
+        let into_waiting = Transition::ALL
+            .into_iter()
+            .filter(|t| t.target() == JobState::Waiting)
+            .count();
+        assert_eq!(into_waiting, 0, "a job is only ever inserted waiting");
     }
 
     proptest! {

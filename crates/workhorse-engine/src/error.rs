@@ -30,6 +30,12 @@ pub enum EngineError {
     /// A retry (redrive) of a job that is not dead, cancelled or expired.
     #[error("job {id} is {state}; only dead, cancelled or expired jobs can be retried")]
     NotRedrivable { id: JobId, state: JobState },
+    /// A workflow breaks a rule; `field` is the path of the offending step.
+    #[error(transparent)]
+    InvalidWorkflow(#[from] workhorse_core::InvalidWorkflow),
+    /// No workflow has this id.
+    #[error("no workflow with id {0}")]
+    UnknownWorkflow(workhorse_core::WorkflowId),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

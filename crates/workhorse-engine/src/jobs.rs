@@ -78,6 +78,7 @@ impl Engine {
         }
         tracing::info!(job_id = %id, state = %job.state, "job cancel");
         self.observe([&job]);
+        self.announce_dependants([&job]).await;
         Ok(job)
     }
 

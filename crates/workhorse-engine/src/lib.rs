@@ -27,6 +27,7 @@ mod schedules;
 mod services;
 mod signal;
 mod work;
+mod workflows;
 
 pub use config::EngineConfig;
 pub use error::EngineError;
@@ -37,6 +38,7 @@ pub use schedules::{DEFAULT_HISTORY, next_fires, schedule_invalid};
 pub use services::{Cleaner, FIRER_MAX_SLEEP, Rescuer, ScheduleFirer, Scheduler};
 pub use signal::{ANY_QUEUE, ReadyWaiter};
 pub use work::FetchSpec;
+pub use workflows::WORKFLOW_FIELD;
 
 use signal::{FinishWaiters, ReadySignal, ScheduleHint};
 use std::collections::{BTreeSet, HashSet};
@@ -266,12 +268,14 @@ impl Engine {
         }
     }
 
-    /// Announces jobs whose lease was taken back, counting each as a rescue.
-    fn rescued(&self, jobs: &[Job]) {
+    /// Announces jobs whose lease was taken back, counting each as a rescue, and the
+    /// workflow jobs that unblocked or cancelled in turn.
+    async fn rescued(&self, jobs: &[Job]) {
         for job in jobs {
             self.inner.metrics.rescued(job);
         }
         self.observe(jobs);
+        self.announce_dependants(jobs).await;
     }
 
     fn is_limited(&self, queue: &str) -> bool {

@@ -216,10 +216,14 @@ impl Engine {
                 self.inner.metrics.acked(job, failed, now);
             }
         }
-        self.observe(outcomes.iter().filter_map(|outcome| match outcome {
-            AckOutcome::Applied(job) => Some(job),
-            AckOutcome::Refused(_) => None,
-        }));
+        let applied = || {
+            outcomes.iter().filter_map(|outcome| match outcome {
+                AckOutcome::Applied(job) => Some(job),
+                AckOutcome::Refused(_) => None,
+            })
+        };
+        self.observe(applied());
+        self.announce_dependants(applied()).await;
         Ok(outcomes)
     }
 
@@ -271,7 +275,7 @@ impl Engine {
             let jobs = self
                 .write(self.inner.store.job_rescue_expired(params))
                 .await?;
-            self.rescued(&jobs);
+            self.rescued(&jobs).await;
             let done = jobs.len() < batch as usize;
             all.extend(jobs);
             if done {

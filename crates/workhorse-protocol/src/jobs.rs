@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use workhorse_core::{AttemptError, Job, JobId, JobState, Json, Progress, Timestamp};
+use workhorse_core::{AttemptError, Job, JobId, JobState, Json, Progress, Timestamp, WorkflowId};
 
 /// A job as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -9,7 +9,8 @@ pub struct JobView {
     pub id: JobId,
     pub task: String,
     pub queue: String,
-    /// `scheduled`, `ready`, `running`, `succeeded`, `dead`, `cancelled` or `expired`.
+    /// `scheduled`, `ready`, `running`, `succeeded`, `dead`, `cancelled`, `expired` or
+    /// `waiting` (a workflow job whose parents have not all finished).
     #[schema(value_type = String)]
     pub state: JobState,
     pub priority: u8,
@@ -59,6 +60,10 @@ pub struct JobView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub scheduled_for: Option<Timestamp>,
+    /// The workflow this job belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub workflow_id: Option<WorkflowId>,
 }
 
 impl From<Job> for JobView {
@@ -94,6 +99,7 @@ impl From<Job> for JobView {
             lease_expires_at,
             schedule: job.schedule,
             scheduled_for: job.scheduled_for,
+            workflow_id: job.workflow,
         }
     }
 }

@@ -11,6 +11,7 @@ mod queues;
 mod schedules;
 mod sessions;
 mod worker;
+mod workflows;
 
 pub use enqueue::{BatchEnqueueRequest, BatchEnqueueResponse, EnqueueRequest};
 pub use jobs::{
@@ -27,6 +28,9 @@ pub use worker::{
     AckItem, AckOutcomeView, AckRequest, AckResponse, AckResult, ClientMessage, CompleteRequest,
     ErrorReport, FailRequest, FetchRequest, FetchResponse, FetchedJob, HeartbeatRequest,
     HeartbeatResponse, JobLeaseRef, ServerMessage, WsBeat, WsBeatResult,
+};
+pub use workflows::{
+    ChordStep, WorkflowJobView, WorkflowRequest, WorkflowState, WorkflowStep, WorkflowView,
 };
 
 /// `null` clears, absent leaves alone: `Option<Option<T>>` for PATCH bodies.

@@ -176,7 +176,12 @@ impl From<EngineError> for ApiError {
                 };
                 ApiError::too_large(err.to_string()).with_field(field)
             }
-            EngineError::UnknownJob(_) => ApiError::not_found(err.to_string()),
+            EngineError::UnknownJob(_) | EngineError::UnknownWorkflow(_) => {
+                ApiError::not_found(err.to_string())
+            }
+            EngineError::InvalidWorkflow(invalid) => {
+                ApiError::invalid(invalid.message).with_field(invalid.field)
+            }
             EngineError::LeaseLost(_) => {
                 let status = StatusCode::CONFLICT;
                 ApiError::new(status, "lease-lost", "Lease lost", err.to_string())

@@ -1,7 +1,7 @@
 //! The `OpenAPI` document served at `/openapi.json`: every route and every wire type.
 
 use crate::auth::BearerAuth;
-use crate::routes::{health, jobs, queues, schedules, worker};
+use crate::routes::{health, jobs, queues, schedules, worker, workflows};
 use crate::{events, metrics, ws};
 use utoipa::OpenApi;
 use workhorse_protocol::{
@@ -10,6 +10,9 @@ use workhorse_protocol::{
     FetchRequest, FetchResponse, FetchedJob, HeartbeatRequest, HeartbeatResponse, JobLeaseRef,
     JobListResponse, JobView, Problem, QueueListResponse, QueuePatch, QueueView, RedriveRequest,
     RedriveResponse, ServerMessage, WorkerListResponse, WorkerView, WsBeat, WsBeatResult,
+};
+use workhorse_protocol::{
+    ChordStep, WorkflowJobView, WorkflowRequest, WorkflowState, WorkflowStep, WorkflowView,
 };
 use workhorse_protocol::{
     FireView, ScheduleListResponse, ScheduleRequest, ScheduleUpsertResponse, ScheduleView,
@@ -29,6 +32,7 @@ use workhorse_protocol::{
         queues::list, queues::update,
         schedules::upsert, schedules::list, schedules::get, schedules::delete,
         schedules::pause, schedules::resume, schedules::trigger,
+        workflows::enqueue, workflows::get, workflows::cancel,
         ws::connect, ws::list,
         health::healthz, health::readyz, health::openapi,
         metrics::metrics, events::events,
@@ -40,13 +44,15 @@ use workhorse_protocol::{
         AckItem, AckRequest, AckResponse, AckResult, AckOutcomeView, JobLeaseRef, WsBeat,
         WsBeatResult, ClientMessage, ServerMessage, QueueView, QueueListResponse, QueuePatch,
         WorkerListResponse, WorkerView, Problem, ScheduleRequest, ScheduleView,
-        ScheduleUpsertResponse, ScheduleListResponse, FireView,
+        ScheduleUpsertResponse, ScheduleListResponse, FireView, WorkflowRequest, WorkflowStep,
+        ChordStep, WorkflowView, WorkflowJobView, WorkflowState,
     )),
     tags(
         (name = "jobs", description = "Enqueue, inspect, cancel and redrive jobs"),
         (name = "workers", description = "Lease and settle jobs: HTTP fetch/ack or the WebSocket session"),
         (name = "queues", description = "Queue controls and counts"),
         (name = "schedules", description = "Cron, interval and one-off schedules, each fire once"),
+        (name = "workflows", description = "Chains, groups and chords of jobs, with results passed on"),
         (name = "health", description = "Probes and this document"),
         (name = "operations", description = "Metrics (Prometheus) and live job events (SSE)"),
     ),

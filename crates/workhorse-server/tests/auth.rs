@@ -43,6 +43,9 @@ const TABLE: &[(&str, &str, Need)] = &[
     ("POST", "/v1/schedules/{name}/resume", Some(Role::Admin)),
     ("POST", "/v1/schedules/{name}/trigger", Some(Role::Producer)),
     ("DELETE", "/v1/schedules/{name}", Some(Role::Admin)),
+    ("POST", "/v1/workflows", Some(Role::Producer)),
+    ("GET", "/v1/workflows/{id}", Some(Role::Viewer)),
+    ("POST", "/v1/workflows/{id}/cancel", Some(Role::Producer)),
     ("GET", "/v1/workers/connect", Some(Role::Worker)),
     ("GET", "/v1/workers", Some(Role::Viewer)),
     ("GET", "/v1/events", Some(Role::Viewer)),
@@ -106,12 +109,21 @@ async fn start_authed() -> (Server, Keys, tempfile::TempDir) {
 }
 
 /// Jobs in every interesting state on a queue of their own: one ready, one running
-/// (leased), one dead.
+/// (leased), one dead; and a workflow (a chain of two) on a queue beside it.
 struct Seeded {
     queue: String,
     ready: String,
     running: Value,
     dead: String,
+    workflow: String,
+}
+
+/// A two-step chain on `queue`.
+fn chain_on(queue: &str) -> Value {
+    json!({"workflow": {"chain": [
+        {"job": {"task": "first", "queue": queue}},
+        {"job": {"task": "second", "queue": queue}},
+    ]}})
 }
 
 async fn call(
@@ -186,11 +198,21 @@ async fn seed(server: &Server, admin: &str) -> Seeded {
     )
     .await
     .body;
+    let workflow = call(
+        server,
+        Method::POST,
+        "/v1/workflows",
+        &chain_on(&format!("wf-{queue}")),
+        Some(admin),
+    )
+    .await;
+    assert_eq!(workflow.status, StatusCode::CREATED, "{:#}", workflow.body);
     Seeded {
-        queue,
         ready: ready["id"].as_str().expect("id").to_owned(),
         running,
         dead: id.to_owned(),
+        workflow: workflow.body["id"].as_str().expect("id").to_owned(),
+        queue,
     }
 }
 
@@ -244,6 +266,10 @@ fn request_for(route: &str, jobs: &Seeded) -> (String, Value) {
         "/v1/schedules/{name}/pause"
         | "/v1/schedules/{name}/resume"
         | "/v1/schedules/{name}/trigger" => (route.replace("{name}", "nightly"), json!({})),
+        "/v1/workflows" => (route.into(), chain_on(&format!("wf-{}", jobs.queue))),
+        "/v1/workflows/{id}" | "/v1/workflows/{id}/cancel" => {
+            (route.replace("{id}", &jobs.workflow), json!({}))
+        }
         other => (other.into(), Value::Null),
     }
 }

@@ -14,7 +14,8 @@ pub(crate) const JOB_COLUMNS: &str = "id, task, queue, state, priority, args, kw
     attempt, max_attempts, backoff_base_ms, backoff_max_ms, timeout_us, key, key_window_us, \
     concurrency_key, concurrency_limit, progress_fraction, progress_message, result, \
     errors::text AS errors, cancel_requested, lease_id, lease_worker, lease_expires_at, \
-    created_at, run_at, expires_at, started_at, finished_at, schedule, scheduled_for, seq";
+    created_at, run_at, expires_at, started_at, finished_at, schedule, scheduled_for, seq, \
+    workflow_id";
 
 /// [`JOB_COLUMNS`] qualified by the table alias `j`, for statements that join.
 pub(crate) fn job_columns_of(alias: &str) -> String {
@@ -92,6 +93,9 @@ pub(crate) fn decode(row: &PgRow) -> Result<JobRow, Error> {
         finished_at: row.try_get::<Option<Ts>, _>(29)?.map(|t| t.0),
         schedule: row.try_get(30)?,
         scheduled_for: row.try_get::<Option<Ts>, _>(31)?.map(|t| t.0),
+        workflow: row
+            .try_get::<Option<Uuid>, _>(33)?
+            .map(workhorse_core::WorkflowId),
     };
     Ok(JobRow {
         job,
@@ -119,6 +123,6 @@ mod tests {
         let qualified = super::job_columns_of("j");
         assert!(qualified.starts_with("j.id, j.task,"));
         assert!(qualified.contains("j.errors::text AS errors"));
-        assert!(qualified.ends_with("j.seq"));
+        assert!(qualified.ends_with("j.seq, j.workflow_id"));
     }
 }

@@ -52,16 +52,17 @@ mod tests {
         assert_eq!(guard(Transition::Expire), "state IN ('scheduled', 'ready')");
         assert_eq!(guard_of("j", Transition::Start), "j.state IN ('ready')");
         assert_eq!(target(Transition::Redrive), "'ready'");
-        assert_eq!(live_states(), "'scheduled', 'ready', 'running'");
+        assert_eq!(live_states(), "'scheduled', 'ready', 'running', 'waiting'");
     }
 
     #[test]
     fn schema_check_lists_exactly_the_states() {
-        let schema = include_str!("../migrations/0001_init.sql");
+        // The last migration that sets the state CHECK (0004 added `waiting`).
+        let schema = include_str!("../migrations/0004_workflows.sql");
         let all = list(&JobState::ALL, |_| true);
         assert!(
             schema.contains(&format!("CHECK (state IN ({all}))")),
-            "the state CHECK in 0001_init.sql must list {all}"
+            "the state CHECK in 0004_workflows.sql must list {all}"
         );
     }
 }

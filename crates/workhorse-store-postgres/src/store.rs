@@ -2,11 +2,12 @@
 //! [`StoreError`] at this boundary.
 
 use crate::PgStore;
+use crate::ops::workflow;
 use crate::ops::{
     admin, fetch, insert, job_by_id, lease, list, queues, schedule, schedule_fire, time,
 };
 use async_trait::async_trait;
-use workhorse_core::{Job, JobId, Timestamp};
+use workhorse_core::{Job, JobId, Timestamp, WorkflowId};
 use workhorse_store::{
     AckOutcome, HeartbeatOutcome, Inserted, JobAckManyParams, JobCancelParams,
     JobDeleteFinishedParams, JobFetchParams, JobHeartbeatManyParams, JobInsertManyParams,
@@ -18,6 +19,7 @@ use workhorse_store::{
     Fire, Schedule, ScheduleFireDueParams, ScheduleHistoryParams, ScheduleSetPausedParams,
     ScheduleTriggerParams, ScheduleUpsertParams, ScheduleUpserted,
 };
+use workhorse_store::{Workflow, WorkflowCancelParams, WorkflowInsertParams};
 
 #[async_trait]
 impl Store for PgStore {
@@ -149,5 +151,24 @@ impl Store for PgStore {
 
     async fn schedule_next_due(&self) -> Result<Option<Timestamp>, StoreError> {
         Ok(schedule::next_due(&self.inner.db).await?)
+    }
+
+    async fn workflow_insert(&self, params: WorkflowInsertParams) -> Result<Workflow, StoreError> {
+        Ok(workflow::insert(&self.inner.db, params).await?)
+    }
+
+    async fn workflow_get(&self, id: WorkflowId) -> Result<Option<Workflow>, StoreError> {
+        Ok(workflow::get(&self.inner.db, id).await?)
+    }
+
+    async fn workflow_cancel(
+        &self,
+        params: WorkflowCancelParams,
+    ) -> Result<Option<Workflow>, StoreError> {
+        Ok(workflow::cancel(&self.inner.db, &params).await?)
+    }
+
+    async fn job_dependants(&self, parents: Vec<JobId>) -> Result<Vec<Job>, StoreError> {
+        Ok(workflow::dependants(&self.inner.db, &parents).await?)
     }
 }

@@ -12,6 +12,7 @@
 //!   `PRAGMA user_version`. Every guarded statement is built from the state-machine table
 //!   in `workhorse_core::state` (`sql.rs`).
 
+mod counts;
 mod error;
 mod ops;
 #[cfg(test)]

@@ -97,7 +97,6 @@ fn hot_statements_use_their_indexes() {
         "sqlite_autoindex_jobs_1",
     );
     assert_uses(&conn, &SQL.promote_due, "jobs_scheduled");
-    assert_uses(&conn, &SQL.expire_due, "jobs_expiring");
     assert_uses(&conn, &SQL.key_candidates, "jobs_key");
     for (sql, index) in crate::ops::time::statements_sql() {
         assert_uses(&conn, sql, index);

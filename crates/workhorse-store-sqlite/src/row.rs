@@ -12,10 +12,10 @@ pub(crate) const JOB_COLUMNS: &str = "id, task, queue, state, priority, args, kw
     attempt, max_attempts, backoff_base_ms, backoff_max_ms, timeout_us, key, key_window_us, \
     concurrency_key, concurrency_limit, progress, result, errors, cancel_requested, lease_id, \
     lease_worker, lease_expires_at, created_at, run_at, expires_at, started_at, finished_at, \
-    schedule, scheduled_for";
+    schedule, scheduled_for, workflow_id";
 
 /// How many columns [`JOB_COLUMNS`] names; a query that selects `seq` after them reads it here.
-pub(crate) const SEQ_AFTER_JOB: usize = 31;
+pub(crate) const SEQ_AFTER_JOB: usize = 32;
 
 /// Reads a job from a row that starts with [`JOB_COLUMNS`].
 pub(crate) fn decode(row: &Row<'_>) -> rusqlite::Result<Job> {
@@ -59,6 +59,9 @@ pub(crate) fn decode(row: &Row<'_>) -> rusqlite::Result<Job> {
         finished_at: row.get::<_, Option<Micros>>(28)?.map(|t| t.0),
         schedule: row.get(29)?,
         scheduled_for: row.get::<_, Option<Micros>>(30)?.map(|t| t.0),
+        workflow: row
+            .get::<_, Option<Uuid16>>(31)?
+            .map(|id| workhorse_core::WorkflowId(id.0)),
     })
 }
 
@@ -102,7 +105,7 @@ impl FromSql for Micros {
     }
 }
 
-struct Uuid16(Uuid);
+pub(crate) struct Uuid16(pub Uuid);
 
 impl FromSql for Uuid16 {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
@@ -110,7 +113,8 @@ impl FromSql for Uuid16 {
     }
 }
 
-struct State(JobState);
+/// A `state` column, read.
+pub(crate) struct State(pub JobState);
 
 impl FromSql for State {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {

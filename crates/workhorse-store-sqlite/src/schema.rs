@@ -6,10 +6,14 @@ use std::path::Path;
 use std::time::Duration;
 use workhorse_store::StoreError;
 
-/// Every migration, in order; `user_version` counts those applied.
-const MIGRATIONS: &[&str] = &[
-    include_str!("../migrations/0001_init.sql"),
-    include_str!("../migrations/0002_schedules.sql"),
+/// Every migration, in order, with its version (the number of its file). `user_version` is
+/// the version of the last one applied. Versions only increase but may skip a number: a
+/// version reserved for work not merged yet is simply absent.
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_schedules.sql")),
+    (3, include_str!("../migrations/0003_queue_counts.sql")),
+    (4, include_str!("../migrations/0004_workflows.sql")),
 ];
 
 /// Enough for every distinct statement the store prepares, so none is evicted and re-parsed.
@@ -18,7 +22,18 @@ const STATEMENT_CACHE: usize = 128;
 /// Opens (creating if needed) the database for writing, in WAL mode with `synchronous=FULL`,
 /// and brings its schema up to date.
 pub(crate) fn open_writer(path: &Path, busy_timeout: Duration) -> Result<Connection, Error> {
-    let mut conn = Connection::open(path)?;
+    let mut conn = connect_writer(path, busy_timeout)?;
+    if migrate(&mut conn)? > 0 {
+        // A migration may edit the schema text (0004 widens a CHECK constraint); a new
+        // connection parses the schema afresh.
+        drop(conn);
+        conn = connect_writer(path, busy_timeout)?;
+    }
+    Ok(conn)
+}
+
+fn connect_writer(path: &Path, busy_timeout: Duration) -> Result<Connection, Error> {
+    let conn = Connection::open(path)?;
     conn.busy_timeout(busy_timeout)?;
     let mode: String =
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
@@ -34,7 +49,6 @@ pub(crate) fn open_writer(path: &Path, busy_timeout: Duration) -> Result<Connect
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.pragma_update(None, "cache_size", -65_536)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    migrate(&mut conn)?;
     Ok(conn)
 }
 
@@ -50,24 +64,31 @@ pub(crate) fn open_reader(path: &Path, busy_timeout: Duration) -> Result<Connect
     Ok(conn)
 }
 
-fn migrate(conn: &mut Connection) -> Result<(), Error> {
+/// The version of the newest migration this build knows.
+fn latest() -> i64 {
+    MIGRATIONS.last().map_or(0, |(version, _)| *version)
+}
+
+/// Applies every migration newer than the database's `user_version`; how many it applied.
+fn migrate(conn: &mut Connection) -> Result<usize, Error> {
     let applied: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    let applied = applied.max(0) as usize;
-    if applied > MIGRATIONS.len() {
+    if applied > latest() {
         return Err(Error::Store(StoreError::Internal(format!(
             "the database has schema version {applied}, newer than this build knows ({}); \
              upgrade Workhorse",
-            MIGRATIONS.len()
+            latest()
         ))));
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+    let mut count = 0;
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > applied) {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.pragma_update(None, "user_version", version)?;
         tx.commit()?;
-        tracing::info!(version = index + 1, "applied SQLite migration");
+        count += 1;
+        tracing::info!(version, "applied SQLite migration");
     }
-    Ok(())
+    Ok(count)
 }
 
 #[cfg(test)]
@@ -77,8 +98,23 @@ mod tests {
     use workhorse_core::{JobState, Transition};
 
     #[test]
+    fn versions_only_increase() {
+        for pair in MIGRATIONS.windows(2) {
+            assert!(pair[0].0 < pair[1].0, "{} then {}", pair[0].0, pair[1].0);
+        }
+    }
+
+    #[test]
     fn state_check_lists_exactly_the_job_states() {
-        let schema = MIGRATIONS[0];
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = open_writer(&dir.path().join("w.db"), Duration::from_secs(1)).expect("open");
+        let schema: String = conn
+            .query_row(
+                "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'jobs'",
+                [],
+                |row| row.get(0),
+            )
+            .expect("the jobs table");
         let start = schema.find("CHECK (state = ").expect("state check") + 7;
         let end = start + schema[start..].find("),").expect("end of the check");
         let listed: Vec<&str> = schema[start..end]
@@ -97,7 +133,7 @@ mod tests {
     fn expiring_index_predicate_is_the_expire_guard() {
         // SQLite uses a partial index only when the query repeats its predicate; the expire
         // queries are built from `guard(Transition::Expire)`.
-        assert!(MIGRATIONS[0].contains(&guard(Transition::Expire)));
+        assert!(MIGRATIONS[0].1.contains(&guard(Transition::Expire)));
     }
 
     #[test]
@@ -109,7 +145,7 @@ mod tests {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .expect("version");
-        assert_eq!(version, MIGRATIONS.len() as i64);
+        assert_eq!(version, latest());
     }
 
     #[test]

@@ -14,8 +14,6 @@ pub(crate) struct Sql {
     pub start: String,
     /// Expire one waiting job: `?1` seq, `?2` now.
     pub expire_one: String,
-    /// Expire due waiting jobs: `?1` now, `?2` limit.
-    pub expire_due: String,
     /// Promote due scheduled jobs: `?1` now, `?2` limit. Returns each job's queue.
     pub promote_due: String,
     /// Complete: `?1` id, `?2` lease id, `?3` result, `?4` now.
@@ -54,12 +52,6 @@ impl Sql {
                 "UPDATE jobs SET state = {}, finished_at = ?2 WHERE seq = ?1 AND {}",
                 target(Transition::Expire),
                 guard(Transition::Expire)
-            ),
-            expire_due: format!(
-                "UPDATE jobs SET state = {t}, finished_at = ?1 WHERE seq IN (SELECT seq FROM jobs \
-                 WHERE expires_at <= ?1 AND {g} ORDER BY expires_at LIMIT ?2) AND {g}",
-                t = target(Transition::Expire),
-                g = guard(Transition::Expire)
             ),
             promote_due: format!(
                 "UPDATE jobs SET state = {t} WHERE seq IN (SELECT seq FROM jobs \
@@ -177,9 +169,9 @@ mod tests {
         );
         assert_eq!(guard(Transition::Start), "state = 'ready'");
         assert!(SQL.start.contains("state = 'ready'"));
-        let waiting = "(state = 'scheduled' OR state = 'ready')";
+        let not_running = "(state = 'scheduled' OR state = 'ready' OR state = 'waiting')";
         assert!(
-            SQL.cancel_waiting.contains(waiting),
+            SQL.cancel_waiting.contains(not_running),
             "running jobs are only flagged"
         );
         let redrivable = "(state = 'dead' OR state = 'cancelled' OR state = 'expired')";

@@ -1,11 +1,12 @@
 //! [`Store`] for [`SqliteStore`]: writes to the writer thread, reads to the read pool.
 
 use crate::SqliteStore;
+use crate::ops::workflow;
 use crate::ops::{
     admin, fetch, insert, job_by_id, lease, list, queues, schedule, schedule_fire, time,
 };
 use async_trait::async_trait;
-use workhorse_core::{Job, JobId, Timestamp};
+use workhorse_core::{Job, JobId, Timestamp, WorkflowId};
 use workhorse_store::{
     AckOutcome, HeartbeatOutcome, Inserted, JobAckManyParams, JobCancelParams,
     JobDeleteFinishedParams, JobFetchParams, JobHeartbeatManyParams, JobInsertManyParams,
@@ -17,6 +18,7 @@ use workhorse_store::{
     Fire, Schedule, ScheduleFireDueParams, ScheduleHistoryParams, ScheduleSetPausedParams,
     ScheduleTriggerParams, ScheduleUpsertParams, ScheduleUpserted,
 };
+use workhorse_store::{Workflow, WorkflowCancelParams, WorkflowInsertParams};
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -187,5 +189,30 @@ impl Store for SqliteStore {
 
     async fn schedule_next_due(&self) -> Result<Option<Timestamp>, StoreError> {
         self.readers.read(schedule::next_due).await
+    }
+
+    async fn workflow_insert(&self, params: WorkflowInsertParams) -> Result<Workflow, StoreError> {
+        self.writer
+            .write(move |conn| workflow::insert(conn, params))
+            .await
+    }
+
+    async fn workflow_get(&self, id: WorkflowId) -> Result<Option<Workflow>, StoreError> {
+        self.readers.read(move |conn| workflow::get(conn, id)).await
+    }
+
+    async fn workflow_cancel(
+        &self,
+        params: WorkflowCancelParams,
+    ) -> Result<Option<Workflow>, StoreError> {
+        self.writer
+            .write(move |conn| workflow::cancel(conn, &params))
+            .await
+    }
+
+    async fn job_dependants(&self, parents: Vec<JobId>) -> Result<Vec<Job>, StoreError> {
+        self.readers
+            .read(move |conn| workflow::dependants(conn, &parents))
+            .await
     }
 }

@@ -4,8 +4,10 @@
 //! first command, drains every command already queued (up to `max_group`), runs them all in
 //! one `BEGIN IMMEDIATE` transaction, each inside its own `SAVEPOINT` so that a failing
 //! command rolls back alone, commits once, and only then answers every caller. Many
-//! concurrent requests therefore cost one fsync between them.
+//! concurrent requests therefore cost one fsync between them. The job counts per queue and
+//! state change in that same transaction (see `counts.rs`).
 
+use crate::counts;
 use crate::error::{Error, duplicate};
 use rusqlite::Connection;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -204,16 +206,22 @@ fn run_group(conn: &Connection, group: &mut Vec<Box<dyn Command>>, counters: &Co
 }
 
 fn execute(conn: &Connection, group: &mut [Box<dyn Command>]) -> Result<(), Error> {
+    counts::writer::begin_group();
     conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
     for command in group.iter_mut() {
         conn.prepare_cached("SAVEPOINT command")?.execute([])?;
         // A panicking command is answered with an error; the others still commit.
         let ok = catch_unwind(AssertUnwindSafe(|| command.run(conn))).unwrap_or(false);
-        if !ok {
+        if ok {
+            counts::writer::keep_command();
+        } else {
+            counts::writer::drop_command();
             conn.prepare_cached("ROLLBACK TO command")?.execute([])?;
         }
         conn.prepare_cached("RELEASE command")?.execute([])?;
     }
+    // The job counts per queue and state change in the same transaction as the jobs.
+    counts::writer::write(conn)?;
     // THE DURABILITY BOUNDARY. With `synchronous=FULL` this COMMIT returns only after the WAL
     // is fsynced; no command of the group has been answered before this point, and each is
     // answered right after it (see `run_group`). An error here answers every command with it.

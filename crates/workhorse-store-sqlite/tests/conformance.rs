@@ -1,16 +1,52 @@
-//! The store conformance suite against a fresh SQLite database per case.
+//! The store conformance suite against a fresh SQLite database per case. After each case,
+//! the per-(queue, state) job counts the store keeps (see `src/counts.rs`) must equal a
+//! recount of the jobs: whatever path a case took, no state change went uncounted.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use tempfile::TempDir;
 use workhorse_store_sqlite::SqliteStore;
+
+/// The case's database, checked when the case ends.
+struct CheckedDatabase {
+    dir: TempDir,
+}
+
+impl CheckedDatabase {
+    fn path(&self) -> PathBuf {
+        self.dir.path().join("workhorse.db")
+    }
+}
+
+impl Drop for CheckedDatabase {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return; // the case failed already; say nothing more
+        }
+        let conn = rusqlite::Connection::open(self.path()).expect("open the case's database");
+        let read = |sql: &str| -> BTreeMap<(String, String), i64> {
+            let mut stmt = conn.prepare(sql).expect("prepare");
+            stmt.query_map([], |row| Ok(((row.get(0)?, row.get(1)?), row.get(2)?)))
+                .expect("query")
+                .collect::<Result<_, _>>()
+                .expect("rows")
+        };
+        let kept = read("SELECT queue, state, jobs FROM queue_counts WHERE jobs <> 0");
+        let recounted = read("SELECT queue, state, count(*) FROM jobs GROUP BY queue, state");
+        assert_eq!(kept, recounted, "queue_counts drifted from the jobs");
+    }
+}
 
 #[expect(
     clippy::unused_async,
     reason = "conformance_tests! awaits the factory (other stores open asynchronously)"
 )]
-async fn fresh() -> (SqliteStore, TempDir) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(&dir.path().join("workhorse.db")).expect("open");
-    (store, dir)
+async fn fresh() -> (SqliteStore, CheckedDatabase) {
+    let database = CheckedDatabase {
+        dir: tempfile::tempdir().expect("temp dir"),
+    };
+    let store = SqliteStore::open(&database.path()).expect("open");
+    (store, database)
 }
 
 workhorse_store::conformance_tests!(fresh);

@@ -25,6 +25,7 @@ mod list;
 mod queues;
 mod schedule;
 mod time;
+mod workflow;
 
 pub use admin::*;
 pub use fetch::*;
@@ -34,6 +35,7 @@ pub use list::*;
 pub use queues::*;
 pub use schedule::*;
 pub use time::*;
+pub use workflow::*;
 
 use crate::{
     Ack, AckKind, AckOutcome, JobAckManyParams, JobFetchParams, JobInsertManyParams,
@@ -106,6 +108,14 @@ macro_rules! conformance_tests {
             schedule_overlap_skip,
             schedule_pause_trigger_resume,
             concurrent_fire_due_never_duplicates,
+            workflow_chain_passes_results_on,
+            workflow_chord_callback_gets_results_in_order,
+            workflow_failed_parent_cancels_dependants,
+            workflow_run_anyway_passes_null,
+            workflow_unblock_later_keeps_run_at,
+            workflow_job_cancel_cascades,
+            workflow_cancel_cancels_unfinished_jobs,
+            concurrent_chord_acks_unblock_callback_once,
         );
     };
     (@cases $make:path; $($case:ident),+ $(,)?) => {

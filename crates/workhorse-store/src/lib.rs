@@ -15,12 +15,14 @@
 pub mod conformance;
 mod params;
 mod schedule;
+mod workflow;
 
 pub use params::*;
 pub use schedule::*;
+pub use workflow::*;
 
 use async_trait::async_trait;
-use workhorse_core::{Job, JobId, Timestamp};
+use workhorse_core::{Job, JobId, Timestamp, WorkflowId};
 
 /// Why a store call failed as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +75,9 @@ pub trait Store: Send + Sync + 'static {
     /// Completions and failures of running jobs, each guarded by its lease: `running →
     /// succeeded` (Complete) for a result; for a failure, the transition
     /// [`workhorse_core::retry::on_failure`] decides (Retry, Bury or Cancel). Each item
-    /// is settled on its own; a refused one does not stop the others.
+    /// is settled on its own; a refused one does not stop the others. A finished job of a
+    /// workflow releases or cancels its dependants in the same transaction (see
+    /// [`workflow`](crate::Workflow)'s fan-in rule).
     async fn job_ack_many(&self, params: JobAckManyParams) -> Result<Vec<AckOutcome>, StoreError>;
 
     /// Running jobs handed back unstarted by their worker (graceful shutdown): `running →
@@ -82,8 +86,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Cancel: `scheduled | ready → cancelled` at once; a `running` job gets
     /// `cancel_requested` (its worker learns it on the next heartbeat and stops; the job
-    /// then becomes `cancelled`). `None` if the job does not exist; a finished job is
-    /// returned unchanged.
+    /// then becomes `cancelled`). `waiting → cancelled` too. `None` if the job does not
+    /// exist; a finished job is returned unchanged. Dependants of a job cancelled at once
+    /// follow their workflow's policy in the same transaction.
     async fn job_cancel(&self, params: JobCancelParams) -> Result<Option<Job>, StoreError>;
 
     /// Redrive: `dead | cancelled | expired → ready` (Redrive) with a fresh set of
@@ -106,6 +111,8 @@ pub trait Store: Send + Sync + 'static {
     /// set, every running job of that worker). Each follows
     /// [`workhorse_core::retry::on_lease_lost`]: Rescue to `ready` with the attempt counted
     /// and a `LeaseExpired`/`TimeLimitExceeded`/`WorkerLost` error recorded, Bury, or Cancel.
+    /// Dependants of a buried or cancelled workflow job follow their workflow's policy in the
+    /// same transaction.
     async fn job_rescue_expired(&self, params: JobRescueParams) -> Result<Vec<Job>, StoreError>;
 
     /// Retention: deletes up to `limit` jobs that finished before `finished_before`.
@@ -171,4 +178,24 @@ pub trait Store: Send + Sync + 'static {
 
     /// The earliest `next_fire_at` of an unpaused schedule: when the firer must next wake.
     async fn schedule_next_due(&self) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Inserts a whole workflow, all or none: its row, its jobs and their dependency edges.
+    /// Jobs with parents start `waiting` with their count of unfinished parents; the others
+    /// start `ready`, or `scheduled` when their `run_at` is after `now`. Returns the workflow.
+    async fn workflow_insert(&self, params: WorkflowInsertParams) -> Result<Workflow, StoreError>;
+
+    /// One workflow with every job's state and edges.
+    async fn workflow_get(&self, id: WorkflowId) -> Result<Option<Workflow>, StoreError>;
+
+    /// Cancels every unfinished job of a workflow in one transaction: `scheduled | ready |
+    /// waiting → cancelled` at once, `running` ones flagged (they become `cancelled` when
+    /// their workers stop). Returns the workflow as it is then; `None` if unknown.
+    async fn workflow_cancel(
+        &self,
+        params: WorkflowCancelParams,
+    ) -> Result<Option<Workflow>, StoreError>;
+
+    /// The jobs that wait (or waited) on any of `parents`, in any state: what an engine reads
+    /// after a workflow job finished, to announce the dependants that became ready.
+    async fn job_dependants(&self, parents: Vec<JobId>) -> Result<Vec<Job>, StoreError>;
 }

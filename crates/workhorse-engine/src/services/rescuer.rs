@@ -29,7 +29,7 @@ impl Rescuer {
             };
             let store = &self.engine.inner.store;
             let jobs = self.engine.write(store.job_rescue_expired(params)).await?;
-            self.engine.rescued(&jobs);
+            self.engine.rescued(&jobs).await;
             let full = jobs.len() >= limit as usize;
             all.extend(jobs);
             if !full {

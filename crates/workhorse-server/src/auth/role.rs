@@ -12,7 +12,8 @@ use std::str::FromStr;
 pub enum Role {
     /// GET everything: jobs, queues, events, metrics, the `OpenAPI` document.
     Viewer,
-    /// Viewer, plus enqueue, cancel, retry, redrive and triggering a schedule.
+    /// Viewer, plus enqueue, cancel, retry, redrive, triggering a schedule, and enqueueing
+    /// or cancelling a workflow.
     Producer,
     /// Viewer, plus fetch, heartbeat, complete, fail, ack and the WebSocket session.
     Worker,
@@ -107,7 +108,9 @@ pub fn required_role(method: &Method, route: Option<&str>, path: &str) -> Option
             | "/v1/jobs/redrive"
             | "/v1/jobs/{id}/cancel"
             | "/v1/jobs/{id}/retry"
-            | "/v1/schedules/{name}/trigger",
+            | "/v1/schedules/{name}/trigger"
+            | "/v1/workflows"
+            | "/v1/workflows/{id}/cancel",
         ) => Role::Producer,
         _ => Role::Admin,
     };

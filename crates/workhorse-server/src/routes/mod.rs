@@ -7,6 +7,7 @@ pub(crate) mod queues;
 mod schedule_view;
 pub(crate) mod schedules;
 pub(crate) mod worker;
+pub(crate) mod workflows;
 
 use crate::AppState;
 use axum::Router;
@@ -39,6 +40,9 @@ pub(crate) fn api() -> Router<AppState> {
         .route("/v1/schedules/{name}/pause", post(schedules::pause))
         .route("/v1/schedules/{name}/resume", post(schedules::resume))
         .route("/v1/schedules/{name}/trigger", post(schedules::trigger))
+        .route("/v1/workflows", post(workflows::enqueue))
+        .route("/v1/workflows/{id}", get(workflows::get))
+        .route("/v1/workflows/{id}/cancel", post(workflows::cancel))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(health::openapi))

@@ -86,10 +86,19 @@ pub(crate) async fn cancel(db: &Db, params: &JobCancelParams) -> Result<Option<J
     } else {
         None
     };
-    let job = match changed {
-        Some(row) => decode(&row)?.job,
-        None => job,
-    };
+    let changed = changed.map(|row| decode(&row)).transpose()?.map(|r| r.job);
+    let mut finished = super::fan_in::Finished::default();
+    if let Some(cancelled) = &changed {
+        finished.note(cancelled);
+    }
+    let job = changed.unwrap_or(job);
+    let unblocked = finished.apply(&mut tx, params.now).await?;
+    notify_ready(
+        &mut tx,
+        &db.channel,
+        unblocked.iter().map(String::as_str).collect(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Some(job))
 }

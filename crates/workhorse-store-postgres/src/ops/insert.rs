@@ -23,17 +23,17 @@ const KEY_STRIPES: i32 = 1024;
 const INSERT: &str = "INSERT INTO workhorse_jobs (id, task, queue, state, priority, args, kwargs, \
     metadata, attempt, max_attempts, backoff_base_ms, backoff_max_ms, timeout_us, key, \
     key_window_us, concurrency_key, concurrency_limit, created_at, run_at, expires_at, \
-    schedule, scheduled_for) \
+    schedule, scheduled_for, workflow_id) \
     SELECT id, task, queue, state, priority, args, kwargs, metadata, 0, max_attempts, \
     backoff_base_ms, backoff_max_ms, timeout_us, key, key_window_us, concurrency_key, \
-    concurrency_limit, $19, run_at, expires_at, schedule, scheduled_for \
+    concurrency_limit, $19, run_at, expires_at, schedule, scheduled_for, workflow_id \
     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int2[], $6::text[], \
     $7::text[], $8::text[], $9::int4[], $10::int8[], $11::int8[], $12::int8[], $13::text[], \
     $14::int8[], $15::text[], $16::int4[], $17::timestamptz[], $18::timestamptz[], \
-    $20::text[], $21::timestamptz[]) \
+    $20::text[], $21::timestamptz[], $22::uuid[]) \
     AS n(id, task, queue, state, priority, args, kwargs, metadata, max_attempts, \
     backoff_base_ms, backoff_max_ms, timeout_us, key, key_window_us, concurrency_key, \
-    concurrency_limit, run_at, expires_at, schedule, scheduled_for)";
+    concurrency_limit, run_at, expires_at, schedule, scheduled_for, workflow_id)";
 
 /// Jobs that may hold one of the keys `$1`, newest first. Only jobs that can never hold a
 /// key (finished, without a key window) are left out; [`Job::holds_key`] decides the rest.
@@ -135,7 +135,7 @@ async fn key_holders(
 
 /// The new rows, column by column, for `unnest`.
 #[derive(Default)]
-struct Columns {
+pub(crate) struct Columns {
     ids: Vec<uuid::Uuid>,
     tasks: Vec<String>,
     queues: Vec<String>,
@@ -156,10 +156,12 @@ struct Columns {
     expires_at: Vec<Option<Ts>>,
     schedules: Vec<Option<String>>,
     scheduled_for: Vec<Option<Ts>>,
+    workflows: Vec<Option<uuid::Uuid>>,
 }
 
 impl Columns {
-    fn push(&mut self, job: &Job) {
+    /// Adds one job's row.
+    pub(crate) fn push(&mut self, job: &Job) {
         self.ids.push(job.id.0);
         self.tasks.push(job.task.clone());
         self.queues.push(job.queue.clone());
@@ -183,9 +185,15 @@ impl Columns {
         self.expires_at.push(ts(job.expires_at));
         self.schedules.push(job.schedule.clone());
         self.scheduled_for.push(ts(job.scheduled_for));
+        self.workflows.push(job.workflow.map(|w| w.0));
     }
 
-    async fn insert(self, conn: &mut sqlx::PgConnection, now: Timestamp) -> Result<(), Error> {
+    /// Inserts every row pushed, in one statement.
+    pub(crate) async fn insert(
+        self,
+        conn: &mut sqlx::PgConnection,
+        now: Timestamp,
+    ) -> Result<(), Error> {
         sqlx::query(INSERT)
             .bind(self.ids)
             .bind(self.tasks)
@@ -208,6 +216,7 @@ impl Columns {
             .bind(Ts(now))
             .bind(self.schedules)
             .bind(self.scheduled_for)
+            .bind(self.workflows)
             .execute(conn)
             .await?;
         Ok(())

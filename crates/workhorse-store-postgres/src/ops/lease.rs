@@ -1,6 +1,7 @@
 //! Leased jobs: heartbeats, acks (complete or fail) and releases, each guarded by its lease
 //! and batched: one statement carries every item of a call.
 
+use super::fan_in::Finished;
 use super::settle::{Settlements, completed, runs_under, settled};
 use super::{Db, lock_jobs, notify_ready};
 use crate::error::Error;
@@ -140,13 +141,20 @@ pub(crate) async fn ack_many(db: &Db, params: JobAckManyParams) -> Result<Vec<Ac
     let now = params.now;
     let mut settlements = Settlements::default();
     let outcomes = decide_acks(params, &mut jobs, &mut settlements)?;
-    settlements.apply(&mut tx, now).await?;
+    let unblocked = settlements.apply(&mut tx, now).await?;
+    notify_ready(
+        &mut tx,
+        &db.channel,
+        unblocked.iter().map(String::as_str).collect(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(outcomes)
 }
 
 /// The common case, results for distinct jobs: no decision needs the job first, so one
-/// lease-guarded statement completes them all.
+/// lease-guarded statement completes them all; the dependants of completed workflow jobs
+/// follow in the same transaction.
 async fn complete_many(db: &Db, params: JobAckManyParams) -> Result<Vec<AckOutcome>, Error> {
     let mut results = Vec::with_capacity(params.acks.len());
     for ack in &params.acks {
@@ -154,17 +162,30 @@ async fn complete_many(db: &Db, params: JobAckManyParams) -> Result<Vec<AckOutco
             results.push(result.as_ref().map(workhorse_core::Json::get));
         }
     }
+    let mut tx = db.pool.begin().await?;
     let rows = sqlx::query(COMPLETE_RETURNING.as_str())
         .bind(params.acks.iter().map(|a| a.id.0).collect::<Vec<_>>())
         .bind(params.acks.iter().map(|a| a.lease_id.0).collect::<Vec<_>>())
         .bind(results)
         .bind(Ts(params.now))
-        .fetch_all(&db.pool)
+        .fetch_all(&mut *tx)
         .await?;
     let mut done: HashMap<JobId, Job> = decode_all(&rows)?
         .into_iter()
         .map(|row| (row.job.id, row.job))
         .collect();
+    let mut finished = Finished::default();
+    for job in done.values() {
+        finished.note(job);
+    }
+    let unblocked = finished.apply(&mut tx, params.now).await?;
+    notify_ready(
+        &mut tx,
+        &db.channel,
+        unblocked.iter().map(String::as_str).collect(),
+    )
+    .await?;
+    tx.commit().await?;
     let refused: Vec<Uuid> = params
         .acks
         .iter()

@@ -2,6 +2,7 @@
 //! and is answered only after that transaction committed.
 
 pub(crate) mod admin;
+pub(crate) mod fan_in;
 pub(crate) mod fetch;
 pub(crate) mod insert;
 pub(crate) mod lanes;
@@ -12,6 +13,7 @@ pub(crate) mod schedule;
 pub(crate) mod schedule_fire;
 pub(crate) mod settle;
 pub(crate) mod time;
+pub(crate) mod workflow;
 
 use crate::error::Error;
 use crate::row::{JOB_COLUMNS, JobRow, decode, decode_all};

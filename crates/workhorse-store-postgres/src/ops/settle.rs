@@ -72,6 +72,8 @@ static SETTLE: LazyLock<String> = LazyLock::new(|| {
 pub(crate) struct Settlements {
     complete: (Vec<Uuid>, Vec<Uuid>, Vec<Option<String>>),
     settle: SettleColumns,
+    /// Workflow jobs these decisions finish: their dependants follow in the same transaction.
+    finished: super::fan_in::Finished,
 }
 
 #[derive(Default)]
@@ -87,6 +89,7 @@ struct SettleColumns {
 impl Settlements {
     /// Records that the job running under `lease` became `next`.
     pub fn push(&mut self, lease: LeaseId, next: &Job) -> Result<(), Error> {
+        self.finished.note(next);
         if next.state == Transition::Complete.target() {
             self.complete.0.push(next.id.0);
             self.complete.1.push(lease.0);
@@ -105,9 +108,15 @@ impl Settlements {
         Ok(())
     }
 
-    /// Writes every decision. The jobs are locked by the caller, so every guard holds; one
-    /// that did not would mean a bug, reported as `Internal`.
-    pub async fn apply(self, conn: &mut sqlx::PgConnection, now: Timestamp) -> Result<(), Error> {
+    /// Writes every decision, then applies the fan-in rule to the dependants of the workflow
+    /// jobs it finished; returns the queues that gained ready jobs that way. The jobs are
+    /// locked by the caller, so every guard holds; one that did not would mean a bug,
+    /// reported as `Internal`.
+    pub async fn apply(
+        self,
+        conn: &mut sqlx::PgConnection,
+        now: Timestamp,
+    ) -> Result<std::collections::BTreeSet<String>, Error> {
         let (ids, leases, results) = self.complete;
         if !ids.is_empty() {
             let expected = ids.len() as u64;
@@ -134,7 +143,7 @@ impl Settlements {
                 .await?;
             check(done.rows_affected(), expected)?;
         }
-        Ok(())
+        self.finished.apply(conn, now).await
     }
 }
 

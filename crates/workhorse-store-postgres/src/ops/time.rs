@@ -150,11 +150,12 @@ pub(crate) async fn rescue_expired(db: &Db, params: &JobRescueParams) -> Result<
         settlements.push(lease, &next)?;
         rescued.push(next);
     }
-    settlements.apply(&mut tx, params.now).await?;
+    let unblocked = settlements.apply(&mut tx, params.now).await?;
     let ready: BTreeSet<&str> = rescued
         .iter()
         .filter(|job| job.state == JobState::Ready)
         .map(|job| job.queue.as_str())
+        .chain(unblocked.iter().map(String::as_str))
         .collect();
     notify_ready(&mut tx, &db.channel, ready).await?;
     tx.commit().await?;

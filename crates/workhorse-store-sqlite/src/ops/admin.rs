@@ -3,10 +3,10 @@
 use super::list::Filter;
 use super::{JobUpdate, job_by_id};
 use crate::error::{Error, invalid};
-use crate::row::{micros, uuid_blob};
+use crate::row::{State, micros, uuid_blob};
 use crate::sql::SQL;
 use rusqlite::types::Value;
-use rusqlite::{Connection, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use workhorse_core::{Job, JobId, JobState, Transition};
 use workhorse_store::{JobCancelParams, JobRedriveParams, RedriveSelector};
 
@@ -17,13 +17,19 @@ pub(crate) fn cancel(conn: &Connection, params: &JobCancelParams) -> Result<Opti
     };
     let id = uuid_blob(&params.id.0);
     let changed = if job.state == JobState::Running {
-        JobUpdate::new(conn, &SQL.request_cancel)?.run(params.id, params![id])?
+        JobUpdate::new(conn, &SQL.request_cancel)?.run(params.id, job.state, params![id])?
     } else if Transition::Cancel.allowed_from(job.state) {
-        JobUpdate::new(conn, &SQL.cancel_waiting)?
-            .run(params.id, params![id, micros(params.now)])?
+        JobUpdate::new(conn, &SQL.cancel_waiting)?.run(
+            params.id,
+            job.state,
+            params![id, micros(params.now)],
+        )?
     } else {
         None
     };
+    if let Some(cancelled) = changed.as_ref().filter(|j| j.state.is_terminal()) {
+        super::fan_in::finished(conn, cancelled, params.now)?;
+    }
     Ok(Some(changed.unwrap_or(job)))
 }
 
@@ -41,10 +47,22 @@ pub(crate) fn redrive(conn: &Connection, params: JobRedriveParams) -> Result<Vec
     let mut redrive = JobUpdate::new(conn, &SQL.redrive)?;
     let mut redriven = Vec::with_capacity(ids.len());
     for id in ids {
-        let job = redrive.run(id, params![uuid_blob(&id.0), micros(params.now)])?;
+        // Its state before, for the counts (the update's guard admits three).
+        let Some(from) = state_of(conn, id)? else {
+            continue;
+        };
+        let job = redrive.run(id, from, params![uuid_blob(&id.0), micros(params.now)])?;
         redriven.extend(job);
     }
     Ok(redriven)
+}
+
+fn state_of(conn: &Connection, id: JobId) -> Result<Option<JobState>, Error> {
+    let state = conn
+        .prepare_cached("SELECT state FROM jobs WHERE id = ?1")?
+        .query_row([uuid_blob(&id.0)], |row| row.get::<_, State>(0))
+        .optional()?;
+    Ok(state.map(|s| s.0))
 }
 
 /// Ids of jobs in `state` matching the filters, oldest first.

@@ -6,6 +6,7 @@
 //! each start is a guarded update.
 
 use super::queues::{Controls, controls};
+use crate::counts;
 use crate::error::{Error, invalid};
 use crate::row::{JOB_COLUMNS, SEQ_AFTER_JOB, decode, micros, uuid_blob};
 use crate::sql::{SQL, guard, quote};
@@ -29,14 +30,6 @@ static CANDIDATES: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Running jobs of queue `?1`, for `max_running`.
-static RUNNING_IN_QUEUE: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT count(*) FROM jobs WHERE queue = ?1 AND state = {}",
-        quote(JobState::Running)
-    )
-});
-
 /// Running jobs with concurrency key `?1`.
 static RUNNING_WITH_KEY: LazyLock<String> = LazyLock::new(|| {
     format!(
@@ -47,10 +40,9 @@ static RUNNING_WITH_KEY: LazyLock<String> = LazyLock::new(|| {
 
 /// The fetch's reads, with the index each must use.
 #[cfg(test)]
-pub(crate) fn reads_sql() -> [(&'static str, &'static str); 3] {
+pub(crate) fn reads_sql() -> [(&'static str, &'static str); 2] {
     [
         (&CANDIDATES, "jobs_fetch"),
-        (&RUNNING_IN_QUEUE, "jobs_running_queue"),
         (&RUNNING_WITH_KEY, "jobs_concurrency"),
     ]
 }
@@ -127,7 +119,7 @@ pub(crate) fn fetch(conn: &Connection, params: &JobFetchParams) -> Result<Vec<Jo
         };
         scanned += 1;
         if job.expires_at.is_some_and(|at| at <= params.now) {
-            expire(conn, seq, params.now)?;
+            expire(conn, &job, seq, params.now)?;
             continue;
         }
         if !key_has_room(conn, &mut running_per_key, &job)? {
@@ -198,10 +190,10 @@ fn next_lane(conn: &Connection, lanes: &mut [Lane], want: usize) -> Result<Optio
         .map(|(_, i)| i))
 }
 
+/// The queue's running jobs, from its counts (exact within the group transaction).
 fn running_in_queue(conn: &Connection, queue: &str) -> Result<u32, Error> {
-    Ok(conn
-        .prepare_cached(&RUNNING_IN_QUEUE)?
-        .query_row([queue], |r| r.get(0))?)
+    let running = counts::current(conn, queue, JobState::Running)?;
+    Ok(u32::try_from(running).unwrap_or(u32::MAX))
 }
 
 /// Whether the job's concurrency key has room, counting jobs started earlier in this call.
@@ -223,9 +215,14 @@ fn key_has_room(
     Ok(running < job.concurrency_limit)
 }
 
-fn expire(conn: &Connection, seq: i64, now: Timestamp) -> Result<(), Error> {
-    conn.prepare_cached(&SQL.expire_one)?
+/// Expires `job`, a ready candidate at `seq`.
+fn expire(conn: &Connection, job: &Job, seq: i64, now: Timestamp) -> Result<(), Error> {
+    let changed = conn
+        .prepare_cached(&SQL.expire_one)?
         .execute(params![seq, micros(now)])?;
+    if changed == 1 {
+        counts::moved(&job.queue, JobState::Ready, Transition::Expire.target());
+    }
     Ok(())
 }
 
@@ -249,6 +246,9 @@ fn start(
         micros(lease.expires_at),
         micros(params.now),
     ])?;
+    if changed == 1 {
+        counts::moved(&job.queue, job.state, Transition::Start.target());
+    }
     job.state = Transition::Start.target();
     job.attempt += 1;
     job.progress = None;

@@ -1,5 +1,6 @@
 //! `job_insert_many`: new jobs, all or none, honouring unique keys.
 
+use crate::counts;
 use crate::error::{Error, invalid};
 use crate::row::{StateSql, decode, duration_micros, json_text, micros, uuid_blob, whole};
 use crate::sql::SQL;
@@ -11,9 +12,9 @@ pub(crate) const INSERT: &str = "INSERT INTO jobs (id, task, queue, state, prior
     attempt, max_attempts, backoff_base_ms, backoff_max_ms, timeout_us, key, key_window_us, \
     concurrency_key, concurrency_limit, progress, result, errors, cancel_requested, lease_id, \
     lease_worker, lease_expires_at, created_at, run_at, expires_at, started_at, finished_at, \
-    schedule, scheduled_for) \
+    schedule, scheduled_for, workflow_id) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, NULL, NULL, \
-    '[]', 0, NULL, NULL, NULL, ?17, ?18, ?19, NULL, NULL, ?20, ?21)";
+    '[]', 0, NULL, NULL, NULL, ?17, ?18, ?19, NULL, NULL, ?20, ?21, ?22)";
 
 /// Inserts the batch in order; a job whose key is held gets the holder back instead.
 /// Runs inside one savepoint, so an error leaves nothing behind.
@@ -62,7 +63,8 @@ fn key_holder(conn: &Connection, key: &str, now: Timestamp) -> Result<Option<Job
     Ok(None)
 }
 
-fn insert_row(insert: &mut Statement<'_>, job: &Job) -> Result<(), Error> {
+/// Inserts one job row (with its `workflow_id`, if it has one).
+pub(crate) fn insert_row(insert: &mut Statement<'_>, job: &Job) -> Result<(), Error> {
     insert.execute(params![
         uuid_blob(&job.id.0),
         job.task,
@@ -85,7 +87,9 @@ fn insert_row(insert: &mut Statement<'_>, job: &Job) -> Result<(), Error> {
         job.expires_at.map(micros),
         job.schedule,
         job.scheduled_for.map(micros),
+        job.workflow.as_ref().map(|w| uuid_blob(&w.0)),
     ])?;
+    counts::inserted(&job.queue, job.state);
     Ok(())
 }
 

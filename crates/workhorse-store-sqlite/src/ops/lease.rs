@@ -84,6 +84,7 @@ fn complete(
 ) -> Result<AckOutcome, Error> {
     let done = completion.run(
         id,
+        JobState::Running,
         params![
             uuid_blob(&id.0),
             uuid_blob(&lease.0),
@@ -92,7 +93,10 @@ fn complete(
         ],
     )?;
     match done {
-        Some(job) => Ok(AckOutcome::Applied(job)),
+        Some(job) => {
+            super::fan_in::finished(conn, &job, now)?;
+            Ok(AckOutcome::Applied(job))
+        }
         None => refusal(conn, id),
     }
 }
@@ -151,6 +155,7 @@ pub(crate) fn release_many(
     for (id, lease) in &params.releases {
         let job = release.run(
             *id,
+            JobState::Running,
             params![uuid_blob(&id.0), uuid_blob(&lease.0), micros(params.now)],
         )?;
         released.extend(job);

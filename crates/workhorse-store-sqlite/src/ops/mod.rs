@@ -2,6 +2,7 @@
 //! (inside the group transaction) or a reader's.
 
 pub(crate) mod admin;
+pub(crate) mod fan_in;
 pub(crate) mod fetch;
 pub(crate) mod insert;
 pub(crate) mod lease;
@@ -10,7 +11,9 @@ pub(crate) mod queues;
 pub(crate) mod schedule;
 pub(crate) mod schedule_fire;
 pub(crate) mod time;
+pub(crate) mod workflow;
 
+use crate::counts;
 use crate::error::Error;
 use crate::row::{JOB_COLUMNS, decode, micros, uuid_blob};
 use rusqlite::{CachedStatement, Connection, OptionalExtension, Params, Statement};
@@ -48,12 +51,22 @@ impl<'c> JobUpdate<'c> {
         })
     }
 
-    /// Runs the update of job `id`; the job as it is now, or `None` when the guard held.
-    pub fn run(&mut self, id: JobId, params: impl Params) -> Result<Option<Job>, Error> {
+    /// Runs the update of job `id`, which is in state `from` if the guard lets it change;
+    /// the job as it is now (its move counted), or `None` when the guard held.
+    pub fn run(
+        &mut self,
+        id: JobId,
+        from: JobState,
+        params: impl Params,
+    ) -> Result<Option<Job>, Error> {
         if self.update.execute(params)? == 0 {
             return Ok(None);
         }
-        read_job(&mut self.by_id, id)
+        let job = read_job(&mut self.by_id, id)?;
+        if let Some(job) = &job {
+            counts::moved(&job.queue, from, job.state);
+        }
+        Ok(job)
     }
 }
 
@@ -72,7 +85,8 @@ pub(crate) fn finished_at(state: JobState, now: Timestamp) -> Option<i64> {
 
 /// Carries out `outcome` for the running `job` under `lease`: its error recorded, its lease
 /// cleared, `run_at` and `finished_at` as the outcome's target state needs. `None` if the
-/// job no longer runs under that lease.
+/// job no longer runs under that lease. A workflow job that finished here releases or
+/// cancels its dependants in the same transaction.
 pub(crate) fn settle(
     conn: &Connection,
     job: &Job,
@@ -87,8 +101,9 @@ pub(crate) fn settle(
         Outcome::Bury | Outcome::Cancel => job.run_at,
     };
     let target = outcome.transition().target();
-    JobUpdate::new(conn, crate::sql::SQL.settle(outcome))?.run(
+    let settled = JobUpdate::new(conn, crate::sql::SQL.settle(outcome))?.run(
         job.id,
+        JobState::Running,
         rusqlite::params![
             uuid_blob(&job.id.0),
             uuid_blob(&lease.0),
@@ -96,5 +111,11 @@ pub(crate) fn settle(
             errors_with(job, error)?,
             finished_at(target, now),
         ],
-    )
+    )?;
+    if let Some(job) = &settled
+        && job.state.is_terminal()
+    {
+        fan_in::finished(conn, job, now)?;
+    }
+    Ok(settled)
 }

@@ -101,8 +101,8 @@ pub(crate) fn controls(conn: &Connection, name: &str) -> Result<Controls, Error>
     Ok(found.unwrap_or_else(|| Controls::defaults(name)))
 }
 
-/// Every queue with jobs or settings, by name. Counting scans `jobs` once (no index holds
-/// every job by queue and state: see the schema); it runs on a reader, never the writer.
+/// Every queue with jobs or settings, by name: a few rows of `queue_counts` per queue (kept
+/// by the writer, see `counts.rs`), never a count over `jobs`.
 pub(crate) fn list(conn: &Connection) -> Result<Vec<QueueInfo>, Error> {
     let mut infos = BTreeMap::new();
     let mut stmt = conn.prepare_cached(CONTROLS)?;
@@ -110,18 +110,18 @@ pub(crate) fn list(conn: &Connection) -> Result<Vec<QueueInfo>, Error> {
         let config = controls?.config;
         infos.insert(config.name.clone(), empty_info(config));
     }
-    let mut stmt = conn.prepare_cached("SELECT queue, state FROM jobs")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT queue, state, jobs FROM queue_counts WHERE jobs > 0")?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let queue = text(row, 0)?;
-        let state = state_of(text(row, 1)?)?;
         let info = match infos.get_mut(queue) {
             Some(info) => info,
             None => infos
                 .entry(queue.to_owned())
                 .or_insert_with(|| empty_info(Controls::defaults(queue).config)),
         };
-        *info.counts.entry(state).or_insert(0) += 1;
+        info.counts.insert(state_of(text(row, 1)?)?, count(row, 2)?);
     }
     for info in infos.values_mut() {
         info.oldest_ready_at = oldest_ready(conn, &info.config.name, &info.counts)?;
@@ -132,10 +132,11 @@ pub(crate) fn list(conn: &Connection) -> Result<Vec<QueueInfo>, Error> {
 /// One queue's counts and oldest ready job, around the controls `config`.
 pub(crate) fn info(conn: &Connection, config: QueueConfig) -> Result<QueueInfo, Error> {
     let mut info = empty_info(config);
-    let mut stmt = conn.prepare_cached("SELECT state FROM jobs WHERE queue = ?1")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT state, jobs FROM queue_counts WHERE queue = ?1 AND jobs > 0")?;
     let mut rows = stmt.query([&info.config.name])?;
     while let Some(row) = rows.next()? {
-        *info.counts.entry(state_of(text(row, 0)?)?).or_insert(0) += 1;
+        info.counts.insert(state_of(text(row, 0)?)?, count(row, 1)?);
     }
     info.oldest_ready_at = oldest_ready(conn, &info.config.name, &info.counts)?;
     Ok(info)
@@ -144,6 +145,14 @@ pub(crate) fn info(conn: &Connection, config: QueueConfig) -> Result<QueueInfo, 
 fn text<'r>(row: &'r Row<'_>, index: usize) -> rusqlite::Result<&'r str> {
     row.get_ref(index)?.as_str().map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+/// A count of `queue_counts` (the queries read only positive ones).
+fn count(row: &Row<'_>, index: usize) -> rusqlite::Result<u64> {
+    let jobs: i64 = row.get(index)?;
+    u64::try_from(jobs).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Integer, Box::new(e))
     })
 }
 

@@ -1,14 +1,15 @@
 //! Time-driven moves: promote and expire, the next wake time, lost leases, retention.
 
 use super::settle;
+use crate::counts;
 use crate::error::Error;
-use crate::row::{JOB_COLUMNS, Micros, decode, micros};
+use crate::row::{JOB_COLUMNS, Micros, State, decode, micros};
 use crate::sql::{SQL, guard};
 use rusqlite::{Connection, params};
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
 use workhorse_core::retry::{LeaseLoss, on_lease_lost};
-use workhorse_core::{AttemptError, Job, Timestamp, Transition};
+use workhorse_core::{AttemptError, Job, JobState, Timestamp, Transition};
 use workhorse_store::{
     JobDeleteFinishedParams, JobPromoteDueParams, JobRescueParams, PromoteOutcome,
 };
@@ -31,29 +32,58 @@ static OF_WORKER: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// Waiting jobs whose expiry passed by `?1`, soonest first; `?2` limit.
+static EXPIRY_PASSED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT seq, queue, state FROM jobs WHERE expires_at <= ?1 AND {} \
+         ORDER BY expires_at LIMIT ?2",
+        guard(Transition::Expire)
+    )
+});
+
 /// Expires waiting jobs past `expires_at`, then promotes scheduled jobs now due (expiry
 /// first: a job due and expired at once never becomes ready).
 pub(crate) fn promote_due(
     conn: &Connection,
     params: &JobPromoteDueParams,
 ) -> Result<PromoteOutcome, Error> {
-    let now = micros(params.now);
-    let expired = conn
-        .prepare_cached(&SQL.expire_due)?
-        .execute(params![now, params.limit])?;
+    let expired = expire_due(conn, params)?;
     let mut stmt = conn.prepare_cached(&SQL.promote_due)?;
-    let mut rows = stmt.query(params![now, params.limit])?;
+    let mut rows = stmt.query(params![micros(params.now), params.limit])?;
     let mut promoted = 0;
     let mut queues = BTreeSet::new();
     while let Some(row) = rows.next()? {
         promoted += 1;
-        queues.insert(row.get::<_, String>(0)?);
+        let queue = row.get::<_, String>(0)?;
+        counts::moved(&queue, JobState::Scheduled, Transition::Promote.target());
+        queues.insert(queue);
     }
     Ok(PromoteOutcome {
         promoted,
-        expired: expired as u64,
+        expired,
         queues: queues.into_iter().collect(),
     })
+}
+
+/// Expires up to `limit` waiting jobs whose expiry passed, one guarded update each (expiry
+/// is rare; each job's state before is read for the counts).
+fn expire_due(conn: &Connection, params: &JobPromoteDueParams) -> Result<u64, Error> {
+    let now = micros(params.now);
+    let due = conn
+        .prepare_cached(&EXPIRY_PASSED)?
+        .query_map(params![now, params.limit], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, State>(2)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut expire = conn.prepare_cached(&SQL.expire_one)?;
+    let mut expired = 0;
+    for (seq, queue, State(state)) in due {
+        if expire.execute(params![seq, now])? == 1 {
+            counts::moved(&queue, state, Transition::Expire.target());
+            expired += 1;
+        }
+    }
+    Ok(expired)
 }
 
 /// The soonest `run_at` of a scheduled job, and the soonest `expires_at` of a waiting one.
@@ -71,14 +101,16 @@ static NEXT_DUE: LazyLock<[String; 2]> = LazyLock::new(|| {
     ]
 });
 
-/// Retention: up to `?2` jobs finished before `?1`, oldest first.
+/// Retention: up to `?2` jobs finished before `?1`, oldest first; each one's queue and state,
+/// for the counts.
 const DELETE_FINISHED: &str = "DELETE FROM jobs WHERE seq IN (SELECT seq FROM jobs \
-    WHERE finished_at < ?1 ORDER BY finished_at LIMIT ?2)";
+    WHERE finished_at < ?1 ORDER BY finished_at LIMIT ?2) RETURNING queue, state";
 
 /// These statements, with the index each must use.
 #[cfg(test)]
-pub(crate) fn statements_sql() -> [(&'static str, &'static str); 5] {
+pub(crate) fn statements_sql() -> [(&'static str, &'static str); 6] {
     [
+        (&EXPIRY_PASSED, "jobs_expiring"),
         (&NEXT_DUE[0], "jobs_scheduled"),
         (&NEXT_DUE[1], "jobs_expiring"),
         (&LEASE_ENDED, "jobs_leases"),
@@ -142,8 +174,12 @@ pub(crate) fn delete_finished(
     conn: &Connection,
     params: &JobDeleteFinishedParams,
 ) -> Result<u64, Error> {
-    let deleted = conn
-        .prepare_cached(DELETE_FINISHED)?
-        .execute(params![micros(params.finished_before), params.limit])?;
-    Ok(deleted as u64)
+    let mut stmt = conn.prepare_cached(DELETE_FINISHED)?;
+    let mut rows = stmt.query(params![micros(params.finished_before), params.limit])?;
+    let mut deleted = 0;
+    while let Some(row) = rows.next()? {
+        counts::deleted(&row.get::<_, String>(0)?, row.get::<_, State>(1)?.0);
+        deleted += 1;
+    }
+    Ok(deleted)
 }

@@ -1,0 +1,185 @@
+//! Fan-in: what a finished job of a workflow does to the jobs waiting on it, inside the
+//! transaction that finished it (see `workhorse_store::Workflow` for the rule).
+//!
+//! SQLite has one writer, so the decrement of a dependant's `pending_parents` and the
+//! unblock that follows are never interleaved with another parent's: the callback of a chord
+//! whose last two members are acked at once is unblocked by whichever ack commits second,
+//! once. The guards (`state = 'waiting'`, `pending_parents = 0`, `settled = 0`) keep each
+//! statement correct on its own all the same.
+
+use super::job_by_id;
+use crate::counts;
+use crate::error::Error;
+use crate::row::{Uuid16, micros, uuid_blob};
+use crate::sql::{guard, quote};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::sync::LazyLock;
+use uuid::Uuid;
+use workhorse_core::workflow::args_with_results;
+use workhorse_core::{
+    Job, JobId, JobState, Json, OnParentFailure, ResultPassing, Timestamp, Transition,
+};
+
+/// Marks the edge `?1` (job) ← `?2` (parent) counted; changes nothing if it already was.
+const SETTLE_EDGE: &str =
+    "UPDATE job_dependencies SET settled = 1 WHERE job = ?1 AND parent = ?2 AND settled = 0";
+
+/// Counts one parent of waiting job `?1` finished; returns how many are left.
+static COUNT_DOWN: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE jobs SET pending_parents = pending_parents - 1 \
+         WHERE id = ?1 AND {} AND pending_parents > 0 RETURNING pending_parents",
+        guard(Transition::Unblock)
+    )
+});
+
+/// Unblocks waiting job `?1` whose parents all finished: `?2` target state, `?3` args,
+/// `?4` `run_at`.
+static UNBLOCK: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE jobs SET state = ?2, args = ?3, run_at = ?4 \
+         WHERE id = ?1 AND {} AND pending_parents = 0",
+        guard(Transition::Unblock)
+    )
+});
+
+/// Cancels waiting job `?1` (a parent failed under the `cancel` policy): `?2` now. Returns
+/// its queue, for the counts.
+static CANCEL_WAITING: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE jobs SET state = {}, finished_at = ?2 WHERE id = ?1 AND state = {} \
+         RETURNING queue",
+        quote(Transition::Cancel.target()),
+        quote(JobState::Waiting)
+    )
+});
+
+/// The results of job `?1`'s parents in position order: NULL for one that did not succeed
+/// (or was deleted by retention).
+static PARENT_RESULTS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT p.result FROM job_dependencies d \
+         LEFT JOIN jobs p ON p.id = d.parent AND p.state = {} \
+         WHERE d.job = ?1 ORDER BY d.position",
+        quote(JobState::Succeeded)
+    )
+});
+
+/// `job`, a job of a workflow, has just reached a terminal state: its dependants (and, for
+/// cancellations, theirs) follow the fan-in rule.
+pub(crate) fn finished(conn: &Connection, job: &Job, now: Timestamp) -> Result<(), Error> {
+    let Some(workflow) = job.workflow else {
+        return Ok(());
+    };
+    let policy = policy_of(conn, workflow.0)?;
+    let mut finished = vec![(job.id, job.state)];
+    while let Some((parent, state)) = finished.pop() {
+        let counts_as_success =
+            state == JobState::Succeeded || policy == OnParentFailure::RunAnyway;
+        for child in dependants_of(conn, parent)? {
+            if counts_as_success {
+                count_down(conn, child, parent, now)?;
+            } else if cancel_waiting(conn, child, now)? {
+                finished.push((child, JobState::Cancelled));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn policy_of(conn: &Connection, workflow: Uuid) -> Result<OnParentFailure, Error> {
+    let policy: Option<String> = conn
+        .prepare_cached("SELECT on_parent_failure FROM workflows WHERE id = ?1")?
+        .query_row([uuid_blob(&workflow)], |row| row.get(0))
+        .optional()?;
+    // A workflow row outlives its jobs, so one is always found; the default is the safe one.
+    Ok(policy
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(OnParentFailure::Cancel))
+}
+
+/// The ids of the jobs that wait (or waited) on `parent`.
+pub(crate) fn dependants_of(conn: &Connection, parent: JobId) -> Result<Vec<JobId>, Error> {
+    let mut stmt = conn.prepare_cached("SELECT job FROM job_dependencies WHERE parent = ?1")?;
+    let ids = stmt
+        .query_map([uuid_blob(&parent.0)], |row| row.get::<_, Uuid16>(0))?
+        .map(|id| id.map(|id| JobId(id.0)))
+        .collect::<Result<_, _>>()?;
+    Ok(ids)
+}
+
+/// Counts `parent` finished for `child` (once per edge); unblocks `child` at zero.
+fn count_down(conn: &Connection, child: JobId, parent: JobId, now: Timestamp) -> Result<(), Error> {
+    let edge = conn
+        .prepare_cached(SETTLE_EDGE)?
+        .execute(params![uuid_blob(&child.0), uuid_blob(&parent.0)])?;
+    if edge == 0 {
+        return Ok(());
+    }
+    let left: Option<i64> = conn
+        .prepare_cached(&COUNT_DOWN)?
+        .query_row([uuid_blob(&child.0)], |row| row.get(0))
+        .optional()?;
+    if left == Some(0) {
+        unblock(conn, child, now)?;
+    }
+    Ok(())
+}
+
+/// `waiting → ready` (`Unblock`), or `→ scheduled` (`UnblockLater`) while `run_at` is ahead,
+/// with the parents' results written into the args.
+fn unblock(conn: &Connection, id: JobId, now: Timestamp) -> Result<(), Error> {
+    let Some(job) = job_by_id(conn, id)? else {
+        return Ok(());
+    };
+    let args = match passing_of(conn, id)? {
+        Some(passing) => args_with_results(&job.args, passing, &parent_results(conn, id)?)?,
+        None => job.args.clone(),
+    };
+    let (transition, run_at) = if job.run_at > now {
+        (Transition::UnblockLater, job.run_at)
+    } else {
+        (Transition::Unblock, now)
+    };
+    let changed = conn.prepare_cached(&UNBLOCK)?.execute(params![
+        uuid_blob(&id.0),
+        transition.target().as_str(),
+        args.get(),
+        micros(run_at),
+    ])?;
+    if changed == 1 {
+        counts::moved(&job.queue, JobState::Waiting, transition.target());
+    }
+    Ok(())
+}
+
+fn passing_of(conn: &Connection, id: JobId) -> Result<Option<ResultPassing>, Error> {
+    let passing: Option<String> = conn
+        .prepare_cached("SELECT pass_results FROM jobs WHERE id = ?1")?
+        .query_row([uuid_blob(&id.0)], |row| row.get(0))?;
+    Ok(passing.and_then(|p| p.parse().ok()))
+}
+
+fn parent_results(conn: &Connection, id: JobId) -> Result<Vec<Option<Json>>, Error> {
+    let mut stmt = conn.prepare_cached(&PARENT_RESULTS)?;
+    let texts = stmt
+        .query_map([uuid_blob(&id.0)], |row| row.get::<_, Option<String>>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    texts
+        .into_iter()
+        .map(|text| text.map(|t| Json::from_raw(&t)).transpose())
+        .collect::<Result<_, _>>()
+        .map_err(Error::from)
+}
+
+/// `waiting → cancelled`; whether the job was waiting.
+fn cancel_waiting(conn: &Connection, id: JobId, now: Timestamp) -> Result<bool, Error> {
+    let queue: Option<String> = conn
+        .prepare_cached(&CANCEL_WAITING)?
+        .query_row(params![uuid_blob(&id.0), micros(now)], |row| row.get(0))
+        .optional()?;
+    if let Some(queue) = &queue {
+        counts::moved(queue, JobState::Waiting, Transition::Cancel.target());
+    }
+    Ok(queue.is_some())
+}
