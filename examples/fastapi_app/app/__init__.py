@@ -1,0 +1,1 @@
+"""The example service: a FastAPI app (`app.main`) and its Workhorse tasks (`app.tasks`)."""

@@ -1,0 +1,75 @@
+"""Workhorse: durable background jobs and schedules for Python web services.
+
+```python
+from workhorse import Workhorse, Retry, JobContext
+
+wh = Workhorse()  # WORKHORSE_URL, default http://127.0.0.1:7431
+
+@wh.task(queue="emails", retries=5, timeout=30)
+async def send_welcome_email(email: str) -> dict:
+    ...
+
+job = await send_welcome_email.enqueue("a@b.c")
+print(await job.result(timeout=30))
+```
+
+Run the tasks with `workhorse worker app.tasks:wh`; FastAPI helpers are in
+`workhorse.fastapi`, pytest fixtures in `workhorse.testing`.
+"""
+
+from workhorse._native import (
+    ApiError,
+    Client,
+    EmbeddedServer,
+    InvalidRequest,
+    ServerUnavailable,
+    WorkhorseError,
+    __version__,
+)
+from workhorse.app import Workhorse
+from workhorse.context import JobContext, Resources
+from workhorse.errors import (
+    Abort,
+    ArgumentNotSerializable,
+    JobCancelled,
+    JobExpired,
+    JobFailed,
+    Retry,
+    UnknownTask,
+)
+from workhorse.jobs import AttemptError, Job, JobInfo, JobState, Progress
+from workhorse.options import Backoff, EnqueueOptions
+from workhorse.schedules import Schedule
+from workhorse.tasks import ConfiguredTask, RemoteTask, Task, TaskCall
+
+__all__ = [
+    "Abort",
+    "ApiError",
+    "ArgumentNotSerializable",
+    "AttemptError",
+    "Backoff",
+    "Client",
+    "ConfiguredTask",
+    "EmbeddedServer",
+    "EnqueueOptions",
+    "InvalidRequest",
+    "Job",
+    "JobCancelled",
+    "JobContext",
+    "JobExpired",
+    "JobFailed",
+    "JobInfo",
+    "JobState",
+    "Progress",
+    "RemoteTask",
+    "Resources",
+    "Retry",
+    "Schedule",
+    "ServerUnavailable",
+    "Task",
+    "TaskCall",
+    "UnknownTask",
+    "Workhorse",
+    "WorkhorseError",
+    "__version__",
+]

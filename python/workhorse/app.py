@@ -1,0 +1,449 @@
+"""`Workhorse`, the app object: the registry of tasks, schedules and start-up hooks, and
+the client that enqueues jobs and reads them."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Concatenate,
+    ParamSpec,
+    Protocol,
+    TypeVar,
+    overload,
+)
+
+from workhorse._native import Client
+from workhorse.context import JobContext, Resources
+from workhorse.errors import UnknownTask
+from workhorse.jobs import Job
+from workhorse.options import (
+    Backoff,
+    Duration,
+    EnqueueOptions,
+    KeySource,
+    options_from,
+)
+from workhorse.schedules import Overlap, Schedule
+from workhorse.tasks import Isolation, RemoteTask, Task, TaskCall, encode
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter, FastAPI
+
+__all__ = ["Workhorse"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+StartupHook = Callable[[Resources], Awaitable[Any] | Any]
+"""An `on_startup`/`on_shutdown` hook: takes the app's `Resources`; may be async."""
+
+
+class TaskDecorator(Protocol):
+    """What `@wh.task(...)` with options returns."""
+
+    @overload
+    def __call__(
+        self, fn: Callable[Concatenate[JobContext, P], T], /
+    ) -> Task[P, T]: ...
+    @overload
+    def __call__(self, fn: Callable[P, T], /) -> Task[P, T]: ...
+
+
+class Workhorse:
+    """A Workhorse app: declare tasks and schedules on it, enqueue jobs through it, and
+    run its tasks with `workhorse worker module:app`.
+
+    `url` defaults to `WORKHORSE_URL`, else `http://127.0.0.1:7431`; `token` to
+    `WORKHORSE_TOKEN`. Nothing connects until the first request.
+    """
+
+    def __init__(self, url: str | None = None, *, token: str | None = None) -> None:
+        self._url = url
+        self._token = token
+        self._client: Client | None = None
+        self._client_lock = threading.Lock()
+        self._tasks: dict[str, Task[Any, Any]] = {}
+        self._schedules: dict[str, Schedule] = {}
+        self._startup: list[StartupHook] = []
+        self._shutdown: list[StartupHook] = []
+        self.resources = Resources()
+        """What the `on_startup` hooks stored, shared by the tasks (`ctx.resources`)."""
+
+    def __repr__(self) -> str:
+        return f"<Workhorse {self.url} tasks={len(self._tasks)}>"
+
+    # -- connection ------------------------------------------------------------------
+
+    def configure(self, *, url: str | None = None, token: str | None = None) -> None:
+        """Points the app at another server (e.g. an embedded one in tests). Jobs already
+        enqueued keep the client they were enqueued with."""
+        with self._client_lock:
+            self._url, self._token = url or self._url, token or self._token
+            self._client = None
+
+    def _connection(self) -> tuple[str | None, str | None]:
+        return self._url, self._token
+
+    def _set_connection(self, url: str | None, token: str | None) -> None:
+        with self._client_lock:
+            self._url, self._token, self._client = url, token, None
+
+    @property
+    def client(self) -> Client:
+        """The native HTTP client (made on first use, shared by threads and loops)."""
+        client = self._client
+        if client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = Client(self._url, self._token)
+                client = self._client
+        return client
+
+    @property
+    def url(self) -> str:
+        return self._client.url if self._client else (self._url or _env_url())
+
+    @property
+    def token(self) -> str | None:
+        return self._token or os.environ.get("WORKHORSE_TOKEN")
+
+    # -- declaring tasks -------------------------------------------------------------
+
+    @overload
+    def task(self, fn: Callable[Concatenate[JobContext, P], T], /) -> Task[P, T]: ...
+    @overload
+    def task(self, fn: Callable[P, T], /) -> Task[P, T]: ...
+    @overload
+    def task(
+        self,
+        fn: None = None,
+        /,
+        *,
+        name: str | None = None,
+        queue: str | None = None,
+        priority: int | None = None,
+        retries: int | None = None,
+        timeout: Duration | None = None,
+        backoff: Backoff | None = None,
+        key: KeySource | None = None,
+        key_window: Duration | None = None,
+        expires: Duration | None = None,
+        concurrency_key: str | None = None,
+        concurrency_limit: int | None = None,
+        isolation: Isolation | None = None,
+    ) -> TaskDecorator: ...
+
+    def task(
+        self,
+        fn: Callable[..., Any] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        isolation: Isolation | None = None,
+        **options: Any,
+    ) -> Any:
+        """Registers a function as a task; use as `@wh.task` or `@wh.task(queue=...)`.
+
+        - `name`: default `module.qualname` of the function (e.g. `app.tasks.send_email`);
+          workers find the function by this name, so keep it stable once jobs exist.
+        - `queue` (default `default`), `priority` (0-9), `retries` (retries after the first
+          attempt; the server default allows 25 attempts), `timeout` (time limit of one
+          attempt, seconds), `backoff` (`Backoff(base, max)`), `key` (idempotency key: a
+          string or a function of the task's arguments), `key_window`, `expires`,
+          `concurrency_key`, `concurrency_limit`: default options of its jobs.
+        - `isolation`: where a plain function runs, `"thread"` (default) or `"process"`
+          (its own process, for CPU-heavy work; killed at its time limit). Async
+          functions run on the worker's event loop (or, with `"process"`, in a process).
+        """
+        defaults = options_from(options)
+
+        def register(fn: Callable[..., Any]) -> Task[Any, Any]:
+            if isinstance(fn, Task):
+                raise TypeError(f"{fn.name} is already a task")
+            task_name = name or f"{fn.__module__}.{fn.__qualname__}"
+            task: Task[Any, Any] = Task(
+                fn, app=self, name=task_name, defaults=defaults, isolation=isolation
+            )
+            self._add_task(task)
+            return task
+
+        return register(fn) if fn is not None else register
+
+    def _add_task(self, task: Task[Any, Any]) -> None:
+        existing = self._tasks.get(task.name)
+        if existing is not None and existing.fn is not task.fn:
+            raise ValueError(
+                f"a task named {task.name!r} is already registered "
+                f"({existing.fn.__module__}.{existing.fn.__qualname__}); pass name= to tell them apart"
+            )
+        self._tasks[task.name] = task
+
+    @property
+    def tasks(self) -> Mapping[str, Task[Any, Any]]:
+        """The registered tasks by name."""
+        return MappingProxyType(self._tasks)
+
+    def task_named(self, name: str) -> Task[Any, Any]:
+        """The registered task of that name; `UnknownTask` (listing the registered names)
+        if there is none."""
+        try:
+            return self._tasks[name]
+        except KeyError:
+            raise UnknownTask(name, self._tasks) from None
+
+    def remote_task(self, name: str, **options: Any) -> RemoteTask:
+        """A handle to enqueue jobs of a task this process does not define (another
+        service's workers run it), with default options (`queue`, `retries`...)."""
+        defaults = options_from(options)
+        return RemoteTask(name, app=self, defaults=defaults)
+
+    # -- schedules --------------------------------------------------------------------
+
+    def cron(
+        self,
+        expression: str,
+        *,
+        tz: str = "UTC",
+        name: str | None = None,
+        args: Iterable[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        misfire: str | None = None,
+        overlap: Overlap | None = None,
+        grace: Duration | None = None,
+        paused: bool | None = None,
+    ) -> Callable[[Callable[P, T]], Task[P, T]]:
+        """Runs the decorated task on a cron schedule (5 fields, or 6 with seconds) in the
+        IANA time zone `tz`, DST-correct: `@wh.cron("0 8 * * *", tz="Europe/Berlin")`.
+
+        The function becomes a task with default options if it is not one already (put
+        `@wh.task(...)` under it for options). The schedule is named after the task unless
+        `name` is given; `args`/`kwargs` are the arguments of each fire's job. `misfire`:
+        `"coalesce"` (default), `"skip"` or `"all:N"`; `overlap`: `"allow"` (default) or
+        `"skip"` while the previous fire's job still waits or runs.
+        """
+        fields = {"cron": expression, "timezone": tz}
+        return self._schedule_decorator(
+            fields,
+            name,
+            args,
+            kwargs,
+            misfire=misfire,
+            overlap=overlap,
+            grace=grace,
+            paused=paused,
+        )
+
+    def every(
+        self,
+        seconds: float | None = None,
+        *,
+        minutes: float | None = None,
+        hours: float | None = None,
+        anchor: datetime | None = None,
+        name: str | None = None,
+        args: Iterable[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        misfire: str | None = None,
+        overlap: Overlap | None = None,
+        grace: Duration | None = None,
+        paused: bool | None = None,
+    ) -> Callable[[Callable[P, T]], Task[P, T]]:
+        """Runs the decorated task at a fixed interval: `@wh.every(minutes=5)`. Fires fall
+        at `anchor + k·interval` (default anchor: the Unix epoch, so `minutes=1` fires on
+        every whole minute). Other parameters as for `cron`."""
+        interval = timedelta(
+            seconds=seconds or 0, minutes=minutes or 0, hours=hours or 0
+        )
+        if interval <= timedelta(0):
+            raise ValueError(
+                "every() needs a positive interval (seconds=, minutes= or hours=)"
+            )
+        fields = {"every": interval, "anchor": anchor}
+        return self._schedule_decorator(
+            fields,
+            name,
+            args,
+            kwargs,
+            misfire=misfire,
+            overlap=overlap,
+            grace=grace,
+            paused=paused,
+        )
+
+    def _schedule_decorator(
+        self,
+        when: dict[str, Any],
+        name: str | None,
+        args: Iterable[Any],
+        kwargs: Mapping[str, Any] | None,
+        **policy: Any,
+    ) -> Callable[[Callable[P, T]], Task[P, T]]:
+        def declare(fn: Callable[P, T]) -> Task[P, T]:
+            task = fn if isinstance(fn, Task) else self.task(fn)
+            defaults = task.defaults
+            schedule = Schedule(
+                name=name or task.name,
+                task=task.name,
+                queue=defaults.queue,
+                args=tuple(args),
+                kwargs=dict(kwargs or {}),
+                priority=defaults.priority,
+                max_attempts=None if defaults.retries is None else defaults.retries + 1,
+                timeout=defaults.timeout,
+                **when,
+                **policy,
+            )
+            schedule.definition()  # refuses a bad definition now, not at worker start
+            self.add_schedule(schedule)
+            return task
+
+        return declare
+
+    def add_schedule(self, schedule: Schedule) -> None:
+        """Declares a schedule (what `@wh.cron` and `@wh.every` do)."""
+        if (
+            schedule.name in self._schedules
+            and self._schedules[schedule.name] != schedule
+        ):
+            raise ValueError(
+                f"a schedule named {schedule.name!r} is already declared; pass name= to tell "
+                "schedules of the same task apart"
+            )
+        self._schedules[schedule.name] = schedule
+
+    @property
+    def schedules(self) -> Mapping[str, Schedule]:
+        """The declared schedules by name."""
+        return MappingProxyType(self._schedules)
+
+    async def declare_schedules(self) -> dict[str, dict[str, Any]]:
+        """Upserts every declared schedule in the server (workers do this at start);
+        declaring an unchanged schedule changes nothing. Returns the stored schedules
+        (the `GET /v1/schedules/{name}` documents, with `next_fire_at`) by name."""
+        stored = {}
+        for schedule in self._schedules.values():
+            definition = json.dumps(schedule.definition())
+            answer = await self.client.upsert_schedule(schedule.name, definition)
+            stored[schedule.name] = json.loads(answer)
+        return stored
+
+    def declare_schedules_sync(self) -> dict[str, dict[str, Any]]:
+        stored = {}
+        for schedule in self._schedules.values():
+            definition = json.dumps(schedule.definition())
+            answer = self.client.upsert_schedule_sync(schedule.name, definition)
+            stored[schedule.name] = json.loads(answer)
+        return stored
+
+    # -- start-up and shut-down hooks -------------------------------------------------
+
+    def on_startup(self, hook: StartupHook) -> StartupHook:
+        """Registers a hook the worker runs before its first job, in order. It gets the
+        app's `Resources` to store shared objects in (`resources["db"] = pool`); a mapping
+        it returns is stored too."""
+        self._startup.append(hook)
+        return hook
+
+    def on_shutdown(self, hook: StartupHook) -> StartupHook:
+        """Registers a hook the worker runs after its last job (in reverse order of
+        registration), with the app's `Resources`, to close what start-up opened."""
+        self._shutdown.append(hook)
+        return hook
+
+    async def startup(self) -> None:
+        """Runs the `on_startup` hooks (the worker and the test helpers call this)."""
+        for hook in self._startup:
+            returned = await _maybe_await(hook(self.resources))
+            if isinstance(returned, Mapping):
+                self.resources.update(returned)
+
+    async def shutdown(self) -> None:
+        """Runs the `on_shutdown` hooks, last registered first."""
+        for hook in reversed(self._shutdown):
+            await _maybe_await(hook(self.resources))
+
+    # -- enqueueing and reading jobs --------------------------------------------------
+
+    def _target(self, task: str | Task[Any, Any]) -> Task[Any, Any] | RemoteTask:
+        if isinstance(task, Task):
+            return task
+        registered = self._tasks.get(task)
+        return registered or RemoteTask(task, app=self, defaults=EnqueueOptions())
+
+    async def enqueue(
+        self, task: str | Task[Any, Any], /, *args: Any, **kwargs: Any
+    ) -> Job:
+        """Enqueues a job of `task` (a registered task, or any task name: another
+        service's workers may run it) with these arguments."""
+        return await self._target(task).enqueue(*args, **kwargs)
+
+    def enqueue_sync(
+        self, task: str | Task[Any, Any], /, *args: Any, **kwargs: Any
+    ) -> Job:
+        return self._target(task).enqueue_sync(*args, **kwargs)
+
+    async def enqueue_many(self, calls: Iterable[TaskCall]) -> list[Job]:
+        """Enqueues several calls (`task.call(...)`) atomically: all jobs are committed
+        together, or none is. Returns their handles in order."""
+        calls = list(calls)
+        if not calls:
+            return []
+        answer = await self.client.enqueue_many(_batch(calls))
+        return self._jobs(answer)
+
+    def enqueue_many_sync(self, calls: Iterable[TaskCall]) -> list[Job]:
+        calls = list(calls)
+        if not calls:
+            return []
+        return self._jobs(self.client.enqueue_many_sync(_batch(calls)))
+
+    def _jobs(self, answer: str) -> list[Job]:
+        client = self.client
+        return [Job(view["id"], client, view) for view in json.loads(answer)]
+
+    def job(self, job_id: str) -> Job:
+        """A handle on an existing job (no request is made)."""
+        return Job(job_id, self.client)
+
+    # -- FastAPI ------------------------------------------------------------------------
+
+    def router(self, prefix: str = "/jobs", **kwargs: Any) -> APIRouter:
+        """A FastAPI router with `GET {prefix}/{id}` (the job's state, progress and result
+        or error) and `DELETE {prefix}/{id}` (cancel); see `workhorse.fastapi.job_router`."""
+        from workhorse.fastapi import job_router
+
+        return job_router(self, prefix=prefix, **kwargs)
+
+    def lifespan(self, app: FastAPI) -> AbstractAsyncContextManager[None]:
+        """FastAPI lifespan: `FastAPI(lifespan=wh.lifespan)`; see
+        `workhorse.fastapi.workhorse_lifespan`."""
+        from workhorse.fastapi import workhorse_lifespan
+
+        return workhorse_lifespan(self)(app)
+
+    async def client_dependency(self) -> AsyncIterator[Workhorse]:
+        """A FastAPI dependency yielding this app: `wh: Workhorse = Depends(wh.client_dependency)`
+        (override it in tests with `app.dependency_overrides`)."""
+        yield self
+
+
+def _batch(calls: list[TaskCall]) -> str:
+    text = encode(calls)
+    return text if len(calls) > 1 else f"[{text}]"
+
+
+def _env_url() -> str:
+    return os.environ.get("WORKHORSE_URL") or "http://127.0.0.1:7431"
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
