@@ -1,8 +1,9 @@
 //! `Client`: the HTTP client of one server. Every call exists twice: as an awaitable, and as
 //! a blocking `*_sync` twin that releases the GIL while it waits.
 
+use crate::bridge::awaitable;
 use crate::errors::{client_error, parse_job_id, parse_request};
-use crate::runtime::{awaitable, block_on, seconds};
+use crate::runtime::{block_on, seconds};
 use pyo3::prelude::*;
 use serde::Serialize;
 use std::future::Future;

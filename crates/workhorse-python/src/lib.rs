@@ -7,6 +7,7 @@
 //! methods return asyncio awaitables driven by one tokio runtime; their `*_sync` twins
 //! block with the GIL released.
 
+mod bridge;
 mod client;
 mod errors;
 mod job;
@@ -55,5 +56,10 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<server::EmbeddedServer>()?;
     module.add_function(wrap_pyfunction!(run_cli, module)?)?;
     module.add_function(wrap_pyfunction!(init_logging, module)?)?;
+    let before_exit = wrap_pyfunction!(bridge::before_exit, module)?;
+    module
+        .py()
+        .import("atexit")?
+        .call_method1("register", (before_exit,))?;
     Ok(())
 }

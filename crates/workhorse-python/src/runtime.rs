@@ -1,5 +1,5 @@
-//! The one tokio runtime of the process, and the two ways Python waits on it: as an asyncio
-//! awaitable, or blocking with the GIL released.
+//! The one tokio runtime of the process, and how Python blocks on it with the GIL released
+//! (asyncio awaitables are in [`crate::bridge`]).
 
 use pyo3::prelude::*;
 use std::future::Future;
@@ -26,38 +26,6 @@ pub fn runtime() -> &'static Runtime {
             .build()
             .expect("cannot start the tokio runtime")
     })
-}
-
-/// Hands our runtime to pyo3-async-runtimes, once, before its first use.
-fn share_with_asyncio() {
-    static SHARED: OnceLock<()> = OnceLock::new();
-    SHARED.get_or_init(|| {
-        // Fails only if it already has a runtime, which then is ours.
-        let _ = pyo3_async_runtimes::tokio::init_with_runtime(runtime());
-    });
-}
-
-/// `future` as an asyncio future of the running event loop; it runs on the runtime and is
-/// dropped if the asyncio future is cancelled.
-pub fn awaitable<'py, F, T>(py: Python<'py>, future: F) -> PyResult<Bound<'py, PyAny>>
-where
-    F: Future<Output = PyResult<T>> + Send + 'static,
-    T: for<'a> IntoPyObject<'a> + Send + 'static,
-{
-    share_with_asyncio();
-    pyo3_async_runtimes::tokio::future_into_py(py, future)
-}
-
-/// `value` as an asyncio future of the running event loop that is already resolved:
-/// awaiting it returns at once, with no thread to wake.
-pub fn resolved<'py, T>(py: Python<'py>, value: T) -> PyResult<Bound<'py, PyAny>>
-where
-    T: IntoPyObject<'py>,
-{
-    let future = pyo3_async_runtimes::tokio::get_current_loop(py)?
-        .call_method0(pyo3::intern!(py, "create_future"))?;
-    future.call_method1(pyo3::intern!(py, "set_result"), (value,))?;
-    Ok(future)
 }
 
 /// Runs `future` to its end on the runtime, with the GIL released. Every 100 ms it lets

@@ -6,10 +6,11 @@
 //! thousands of jobs a second. Heartbeats, acks, reconnects, time limits and graceful
 //! shutdown all stay in the Rust worker.
 
+use crate::bridge::{awaitable, resolved};
 use crate::client::env_var;
 use crate::errors::{WorkhorseError, client_error};
 use crate::job::{HandedJob, NativeJob, Outcome};
-use crate::runtime::{awaitable, resolved, runtime, seconds};
+use crate::runtime::{runtime, seconds};
 use pyo3::prelude::*;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
