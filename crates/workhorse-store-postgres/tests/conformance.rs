@@ -7,3 +7,14 @@ async fn fresh() -> (workhorse_store_postgres::PgStore, ()) {
 }
 
 workhorse_store::conformance_tests!(fresh);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_counts_survive_reopen() {
+    let url = common::fresh_database();
+    let store = common::store_on(&url).await;
+    workhorse_store::conformance::queue_counts_survive_reopen(store, |first| async move {
+        drop(first);
+        common::store_on(&url).await
+    })
+    .await;
+}

@@ -103,9 +103,8 @@ pub(crate) fn current(conn: &Connection, queue: &str, state: JobState) -> Result
         .query_row(rusqlite::params![queue, state.as_str()], |row| row.get(0))
         .optional()?
         .unwrap_or(0);
-    let unwritten = NOTES.with_borrow(|notes| {
-        notes.group.of(queue, state) + notes.command.of(queue, state)
-    });
+    let unwritten =
+        NOTES.with_borrow(|notes| notes.group.of(queue, state) + notes.command.of(queue, state));
     Ok(u64::try_from(stored + unwritten).unwrap_or(0))
 }
 

@@ -8,6 +8,9 @@
 //!   only then answers them all. See `writer.rs` for the durability boundary.
 //! - **Reads** (`job_get`, `job_list`, `queue_list`, `job_next_due`) run on a small pool of
 //!   read-only connections on tokio's blocking threads and never wait for the writer.
+//! - **Counts**: exact job counts per queue and state, written in each group's transaction
+//!   (`counts.rs`), answer the overview, `max_running`, and which index a filtered page of
+//!   jobs is read through (`ops/list.rs`).
 //! - **Schema**: `migrations/*.sql`, embedded, applied in order and counted by
 //!   `PRAGMA user_version`. Every guarded statement is built from the state-machine table
 //!   in `workhorse_core::state` (`sql.rs`).

@@ -102,3 +102,27 @@ fn hot_statements_use_their_indexes() {
         assert_uses(&conn, sql, index);
     }
 }
+
+#[test]
+fn dashboard_reads_use_their_indexes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conn = open_writer(&dir.path().join("p.db"), Duration::from_secs(1)).expect("open");
+    for (sql, index) in crate::ops::list::reads_sql() {
+        assert_uses(&conn, &sql, index);
+    }
+    let oldest = plan(&conn, crate::ops::queues::OLDEST_READY);
+    assert_eq!(
+        oldest,
+        ["SEARCH jobs USING COVERING INDEX jobs_fetch (queue=?)"],
+        "the oldest ready job is read from the index alone"
+    );
+    let pages: Vec<String> = crate::ops::list::reads_sql()
+        .into_iter()
+        .filter(|(_, index)| *index == "jobs_terminal")
+        .flat_map(|(sql, _)| plan(&conn, &sql))
+        .collect();
+    assert!(
+        pages.iter().all(|step| !step.contains("TEMP B-TREE")),
+        "finished jobs come newest first from the index, unsorted: {pages:?}"
+    );
+}

@@ -158,4 +158,44 @@ mod tests {
         let err = open_writer(&path, Duration::from_secs(1)).expect_err("newer schema");
         assert!(format!("{err:?}").contains("schema version 99"));
     }
+
+    /// A version 2 database with jobs: migration 3 counts them.
+    #[test]
+    fn queue_counts_are_back_filled() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("w.db");
+        let mut conn = Connection::open(&path).expect("open");
+        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= 2) {
+            conn.execute_batch(sql).expect("an old migration");
+            conn.pragma_update(None, "user_version", version)
+                .expect("version");
+        }
+        let jobs = [
+            ("a", "ready"),
+            ("a", "ready"),
+            ("a", "succeeded"),
+            ("b", "dead"),
+        ];
+        for (seq, (queue, state)) in jobs.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO jobs (seq, id, task, queue, state, priority, args, kwargs, attempt, \
+                 max_attempts, backoff_base_ms, backoff_max_ms, concurrency_limit, errors, \
+                 cancel_requested, created_at, run_at) \
+                 VALUES (?1, randomblob(16), 't', ?2, ?3, 0, '[]', '{}', 0, 1, 1, 1, 1, '[]', 0, 0, 0)",
+                rusqlite::params![seq as i64 + 1, queue, state],
+            )
+            .expect("an old job");
+        }
+        migrate(&mut conn).expect("migrate");
+        let counts: Vec<(String, String, i64)> = conn
+            .prepare("SELECT queue, state, jobs FROM queue_counts ORDER BY queue, state")
+            .expect("prepare")
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        let expected = [("a", "ready", 2), ("a", "succeeded", 1), ("b", "dead", 1)]
+            .map(|(q, s, n)| (q.to_owned(), s.to_owned(), n));
+        assert_eq!(counts, expected);
+    }
 }

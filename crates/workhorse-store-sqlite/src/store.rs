@@ -37,7 +37,7 @@ impl Store for SqliteStore {
 
     async fn job_list(&self, params: JobListParams) -> Result<JobPage, StoreError> {
         self.readers
-            .read(move |conn| list::list(conn, params))
+            .read(move |conn| list::list(conn, &params))
             .await
     }
 

@@ -1,10 +1,13 @@
 //! The store conformance suite against a fresh SQLite database per case. After each case,
 //! the per-(queue, state) job counts the store keeps (see `src/counts.rs`) must equal a
-//! recount of the jobs: whatever path a case took, no state change went uncounted.
+//! recount of the jobs: whatever path a case took, no state change went uncounted. And a job
+//! has `finished_at` exactly while it is in a terminal state, which the `jobs_terminal`
+//! index (lists of finished jobs by state) relies on.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use tempfile::TempDir;
+use workhorse_core::JobState;
 use workhorse_store_sqlite::SqliteStore;
 
 /// The case's database, checked when the case ends.
@@ -34,6 +37,26 @@ impl Drop for CheckedDatabase {
         let kept = read("SELECT queue, state, jobs FROM queue_counts WHERE jobs <> 0");
         let recounted = read("SELECT queue, state, count(*) FROM jobs GROUP BY queue, state");
         assert_eq!(kept, recounted, "queue_counts drifted from the jobs");
+
+        let terminal: Vec<String> = JobState::ALL
+            .iter()
+            .filter(|state| state.is_terminal())
+            .map(|state| format!("'{state}'"))
+            .collect();
+        let misfiled: i64 = conn
+            .query_row(
+                &format!(
+                    "SELECT count(*) FROM jobs WHERE (finished_at IS NOT NULL) <> (state IN ({}))",
+                    terminal.join(", ")
+                ),
+                [],
+                |row| row.get(0),
+            )
+            .expect("count");
+        assert_eq!(
+            misfiled, 0,
+            "jobs whose finished_at disagrees with their state"
+        );
     }
 }
 
@@ -50,3 +73,15 @@ async fn fresh() -> (SqliteStore, CheckedDatabase) {
 }
 
 workhorse_store::conformance_tests!(fresh);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_counts_survive_reopen() {
+    let (store, database) = fresh().await;
+    let path = database.path();
+    workhorse_store::conformance::queue_counts_survive_reopen(store, |first| async move {
+        first.close().await;
+        drop(first);
+        SqliteStore::open(&path).expect("reopen")
+    })
+    .await;
+}

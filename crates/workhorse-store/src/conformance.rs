@@ -18,6 +18,7 @@
 //! The calling crate needs `tokio` (with `macros` and `rt-multi-thread`) as a dependency.
 
 mod admin;
+mod counts;
 mod fetch;
 mod insert;
 mod lease;
@@ -28,6 +29,7 @@ mod time;
 mod workflow;
 
 pub use admin::*;
+pub use counts::*;
 pub use fetch::*;
 pub use insert::*;
 pub use lease::*;
@@ -102,6 +104,8 @@ macro_rules! conformance_tests {
             queue_update_sets_and_clears_controls,
             list_filters,
             list_paginates_newest_first,
+            queue_counts_follow_every_transition,
+            lists_find_old_rare_jobs,
             schedule_upsert_is_idempotent,
             schedule_fire_makes_one_job_per_fire,
             schedule_misfire_policies,

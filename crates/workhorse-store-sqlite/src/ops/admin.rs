@@ -1,6 +1,6 @@
 //! Operator actions: cancel and redrive.
 
-use super::list::Filter;
+use super::list::{Filter, state_clause};
 use super::{JobUpdate, job_by_id};
 use crate::error::{Error, invalid};
 use crate::row::{State, micros, uuid_blob};
@@ -80,10 +80,11 @@ fn select(
     }
     let mut filter = Filter::default();
     filter
-        .when("state = ?", Some(state.as_str().to_owned()))
+        .always(state_clause(state))
         .when("queue = ?", queue)
         .when("task = ?", task);
-    let sql = format!("SELECT id FROM jobs{} ORDER BY seq LIMIT ?", filter.sql());
+    // Redrivable states are terminal: `jobs_terminal` holds them in id (creation) order.
+    let sql = format!("SELECT id FROM jobs{} ORDER BY id LIMIT ?", filter.sql());
     let values = filter.values([Value::Integer(i64::from(limit))]);
     let mut stmt = conn.prepare_cached(&sql)?;
     let ids = stmt

@@ -2,13 +2,17 @@
 
 use crate::error::{Error, invalid};
 use crate::row::{Micros, duration_micros, micros};
-use crate::sql::quote;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use workhorse_core::queue::validate_queue_name;
 use workhorse_core::{JobState, QueueConfig, RateLimit, Timestamp};
 use workhorse_store::{QueueInfo, QueueUpdateParams};
+
+/// The `run_at` of queue `?1`'s oldest ready job: a walk of its entries in `jobs_fetch`,
+/// which carries `run_at`, never reading the table.
+pub(crate) const OLDEST_READY: &str =
+    "SELECT min(run_at) FROM jobs WHERE queue = ?1 AND state = 'ready'";
 
 const CONTROLS: &str = "SELECT name, paused, max_running, rate_limit, rate_period_us, \
     window_start, window_count FROM queues";
@@ -152,7 +156,11 @@ fn text<'r>(row: &'r Row<'_>, index: usize) -> rusqlite::Result<&'r str> {
 fn count(row: &Row<'_>, index: usize) -> rusqlite::Result<u64> {
     let jobs: i64 = row.get(index)?;
     u64::try_from(jobs).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Integer, Box::new(e))
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Integer,
+            Box::new(e),
+        )
     })
 }
 
@@ -177,12 +185,8 @@ fn oldest_ready(
     if !counts.contains_key(&JobState::Ready) {
         return Ok(None);
     }
-    let sql = format!(
-        "SELECT min(run_at) FROM jobs WHERE queue = ?1 AND state = {}",
-        quote(JobState::Ready)
-    );
     let oldest: Option<Micros> = conn
-        .prepare_cached(&sql)?
+        .prepare_cached(OLDEST_READY)?
         .query_row([queue], |r| r.get(0))?;
     Ok(oldest.map(|t| t.0))
 }

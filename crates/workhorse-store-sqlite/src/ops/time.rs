@@ -72,7 +72,11 @@ fn expire_due(conn: &Connection, params: &JobPromoteDueParams) -> Result<u64, Er
     let due = conn
         .prepare_cached(&EXPIRY_PASSED)?
         .query_map(params![now, params.limit], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, State>(2)?))
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, State>(2)?,
+            ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let mut expire = conn.prepare_cached(&SQL.expire_one)?;
