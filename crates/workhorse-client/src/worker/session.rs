@@ -108,7 +108,7 @@ impl<'a> Session<'a> {
                     tracing::warn!(unanswered = self.unanswered, "closing without the server's last answers");
                     break;
                 }
-                Some(event) = self.parts.events.recv() => self.on_events(event).await,
+                Some(event) = self.parts.events.recv() => self.on_events(event, stops).await,
                 message = self.socket.recv() => self.on_message(message),
                 () = sleep_until(ack_due) => self.flush_acks().await,
                 _ = beat.tick() => self.send_beats().await,
@@ -135,7 +135,12 @@ impl<'a> Session<'a> {
     }
 
     /// Runner events: this one and every other already waiting, then one flush decision.
-    async fn on_events(&mut self, first: RunnerEvent) -> Result<(), ClientError> {
+    async fn on_events(&mut self, first: RunnerEvent, stops: &Stops) -> Result<(), ClientError> {
+        // `select!` may pick a finished task over a shutdown that is also ready: drain
+        // first, so the freed slot does not start a queued job.
+        if stops.shutdown.is_cancelled() && !self.draining {
+            self.begin_drain().await?;
+        }
         self.on_event(first);
         while let Ok(event) = self.parts.events.try_recv() {
             self.on_event(event);
