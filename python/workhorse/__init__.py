@@ -41,6 +41,16 @@ from workhorse.jobs import AttemptError, Job, JobInfo, JobState, Progress
 from workhorse.options import Backoff, EnqueueOptions
 from workhorse.schedules import Schedule
 from workhorse.tasks import ConfiguredTask, RemoteTask, Task, TaskCall
+from workhorse.workflows import (
+    Signature,
+    Workflow,
+    WorkflowFailed,
+    WorkflowInfo,
+    WorkflowState,
+    chain,
+    chord,
+    group,
+)
 
 __all__ = [
     "Abort",
@@ -66,10 +76,18 @@ __all__ = [
     "Retry",
     "Schedule",
     "ServerUnavailable",
+    "Signature",
     "Task",
     "TaskCall",
     "UnknownTask",
+    "Workflow",
+    "WorkflowFailed",
+    "WorkflowInfo",
+    "WorkflowState",
     "Workhorse",
     "WorkhorseError",
     "__version__",
+    "chain",
+    "chord",
+    "group",
 ]

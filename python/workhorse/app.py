@@ -34,6 +34,14 @@ from workhorse.options import (
 )
 from workhorse.schedules import Overlap, Schedule
 from workhorse.tasks import Isolation, RemoteTask, Task, TaskCall, encode
+from workhorse.workflows import (
+    Canvas,
+    OnParentFailure,
+    Workflow,
+    chain,
+    chord,
+    group,
+)
 
 if TYPE_CHECKING:
     from fastapi import APIRouter, FastAPI
@@ -413,6 +421,42 @@ class Workhorse:
     def job(self, job_id: str) -> Job:
         """A handle on an existing job (no request is made)."""
         return Job(job_id, self.client)
+
+    # -- workflows --------------------------------------------------------------------
+
+    def chain(
+        self, *steps: Canvas, on_parent_failure: OnParentFailure = "cancel"
+    ) -> Workflow:
+        """A workflow of steps one after another, each receiving the result of the one
+        before it: `await wh.chain(a.s(1), b.s(), c.s()).enqueue()`. With
+        `on_parent_failure="run_anyway"`, jobs waiting on a job that ends dead, cancelled
+        or expired run anyway (receiving `None` for its result) instead of being cancelled."""
+        return Workflow(chain(*steps), self, on_parent_failure=on_parent_failure)
+
+    def group(
+        self,
+        *members: Canvas | Iterable[Canvas],
+        on_parent_failure: OnParentFailure = "cancel",
+    ) -> Workflow:
+        """A workflow of steps side by side; its result is the list of theirs, in order."""
+        return Workflow(group(*members), self, on_parent_failure=on_parent_failure)
+
+    def chord(
+        self,
+        members: Canvas | Iterable[Canvas],
+        callback: Canvas,
+        *,
+        on_parent_failure: OnParentFailure = "cancel",
+    ) -> Workflow:
+        """A workflow of a group, then `callback`, which receives the list of the group's
+        results in group order: `wh.chord(wh.group(a.s(1), a.s(2)), total.s())`."""
+        return Workflow(
+            chord(members, callback), self, on_parent_failure=on_parent_failure
+        )
+
+    def workflow(self, workflow_id: str) -> Workflow:
+        """A handle on an enqueued workflow (no request is made)."""
+        return Workflow(None, self, workflow_id=workflow_id)
 
     # -- FastAPI ------------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 `@wh.task(...)` turns a function into a `Task`. Calling it runs the function here and now
 (handy in tests); `await task.enqueue(...)` makes a durable job of the call, which a worker
 runs. `task.options(...)` overrides the task's default options for some calls, and
-`task.call(...)` makes a pending enqueue for `wh.enqueue_many`.
+`task.call(...)` makes a pending enqueue for `wh.enqueue_many`. `task.s(...)` and
+`task.si(...)` make a job of a workflow (see `workhorse.workflows`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from workhorse import _json
 from workhorse.context import ContextSlot, JobContext, local_context
 from workhorse.jobs import Job
 from workhorse.options import EnqueueOptions, options_from
+from workhorse.workflows import Signature
 
 if TYPE_CHECKING:
     from workhorse.app import Workhorse
@@ -97,6 +99,15 @@ class Enqueueable:
         """A pending enqueue of a call with these arguments (for `wh.enqueue_many`)."""
         self.check_arguments(args, kwargs)
         return TaskCall(self.name, args, kwargs, self.defaults, self)
+
+    def s(self, *args: Any, **kwargs: Any) -> Signature:
+        """A job of a workflow (`wh.chain`, `wh.group`, `wh.chord`) with these arguments;
+        it receives its parents' results before them."""
+        return Signature(self, args, kwargs)
+
+    def si(self, *args: Any, **kwargs: Any) -> Signature:
+        """A job of a workflow that receives nothing from its parents (immutable)."""
+        return Signature(self, args, kwargs, immutable=True)
 
     async def enqueue(self, *args: Any, **kwargs: Any) -> Job:
         """Enqueues a call with these arguments as a job; returns once it is committed."""

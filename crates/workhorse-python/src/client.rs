@@ -8,7 +8,8 @@ use pyo3::prelude::*;
 use serde::Serialize;
 use std::future::Future;
 use workhorse_client::{ClientError, DEFAULT_URL, TOKEN_ENV, URL_ENV};
-use workhorse_protocol::{EnqueueRequest, ScheduleRequest};
+use workhorse_core::WorkflowId;
+use workhorse_protocol::{EnqueueRequest, ScheduleRequest, WorkflowRequest};
 
 /// An HTTP client of one server. Cheap to share between threads and event loops.
 #[pyclass(frozen, name = "Client", module = "workhorse._native")]
@@ -121,6 +122,47 @@ impl NativeClient {
         block_on(py, self.list_queues_call())
     }
 
+    fn enqueue_workflow<'py>(&self, py: Python<'py>, request: &str) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.enqueue_workflow_call(request)?)
+    }
+
+    fn enqueue_workflow_sync(&self, py: Python<'_>, request: &str) -> Answer {
+        block_on(py, self.enqueue_workflow_call(request)?)
+    }
+
+    fn get_workflow<'py>(&self, py: Python<'py>, workflow_id: &str) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.get_workflow_call(workflow_id)?)
+    }
+
+    fn get_workflow_sync(&self, py: Python<'_>, workflow_id: &str) -> Answer {
+        block_on(py, self.get_workflow_call(workflow_id)?)
+    }
+
+    fn cancel_workflow<'py>(
+        &self,
+        py: Python<'py>,
+        workflow_id: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.cancel_workflow_call(workflow_id)?)
+    }
+
+    fn cancel_workflow_sync(&self, py: Python<'_>, workflow_id: &str) -> Answer {
+        block_on(py, self.cancel_workflow_call(workflow_id)?)
+    }
+
+    fn wait_for_workflow<'py>(
+        &self,
+        py: Python<'py>,
+        workflow_id: &str,
+        timeout: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.wait_for_workflow_call(workflow_id, timeout)?)
+    }
+
+    fn wait_for_workflow_sync(&self, py: Python<'_>, workflow_id: &str, timeout: f64) -> Answer {
+        block_on(py, self.wait_for_workflow_call(workflow_id, timeout)?)
+    }
+
     fn __repr__(&self) -> String {
         format!("Client({:?})", self.client.url())
     }
@@ -195,6 +237,44 @@ impl NativeClient {
         })
     }
 
+    fn enqueue_workflow_call(
+        &self,
+        request: &str,
+    ) -> PyResult<impl Future<Output = Answer> + 'static> {
+        let request: WorkflowRequest = parse_request("workflow request", request)?;
+        let client = self.client.clone();
+        Ok(async move { json(client.enqueue_workflow(request).await) })
+    }
+
+    fn get_workflow_call(
+        &self,
+        workflow_id: &str,
+    ) -> PyResult<impl Future<Output = Answer> + 'static> {
+        let id = parse_workflow_id(workflow_id)?;
+        let client = self.client.clone();
+        Ok(async move { json(client.workflow(id).await) })
+    }
+
+    fn cancel_workflow_call(
+        &self,
+        workflow_id: &str,
+    ) -> PyResult<impl Future<Output = Answer> + 'static> {
+        let id = parse_workflow_id(workflow_id)?;
+        let client = self.client.clone();
+        Ok(async move { json(client.cancel_workflow(id).await) })
+    }
+
+    fn wait_for_workflow_call(
+        &self,
+        workflow_id: &str,
+        timeout: f64,
+    ) -> PyResult<impl Future<Output = Answer> + 'static> {
+        let id = parse_workflow_id(workflow_id)?;
+        let timeout = seconds("timeout", timeout)?;
+        let client = self.client.clone();
+        Ok(async move { json(client.wait_for_workflow(id, timeout).await) })
+    }
+
     fn list_queues_call(&self) -> impl Future<Output = Answer> + Send + 'static {
         let client = self.client.clone();
         async move { json(client.queues().await) }
@@ -206,6 +286,13 @@ fn json<T: Serialize>(answer: Result<T, ClientError>) -> Answer {
     let value = answer.map_err(|e| client_error(&e))?;
     serde_json::to_string(&value).map_err(|e| {
         crate::errors::WorkhorseError::new_err(format!("cannot encode the answer: {e}"))
+    })
+}
+
+/// A workflow id given as text.
+fn parse_workflow_id(text: &str) -> PyResult<WorkflowId> {
+    text.parse().map_err(|e| {
+        crate::errors::InvalidRequest::new_err(format!("invalid workflow id {text:?}: {e}"))
     })
 }
 
