@@ -190,3 +190,69 @@ async fn with_auth_on_the_page_asks_for_a_token_and_then_shows_live_numbers() {
     browser.quit().await;
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_shows_its_graph_live_and_is_cancelled_from_the_ui() {
+    let server = TestServer::start().await;
+    let member = json!({"job": {"task": "resize", "queue": "images"}});
+    let flow = server
+        .post(
+            "/v1/workflows",
+            json!({"workflow": {"chord": {
+                "group": [member, member],
+                "callback": {"job": {"task": "bill", "queue": "images"}},
+            }}}),
+        )
+        .await;
+    let id = flow["id"].as_str().expect("workflow id").to_owned();
+
+    let browser = Browser::start().await;
+    browser
+        .open(&server.page(&format!("/workflows/{id}")))
+        .await;
+    let callback = r#"#workflow-graph .wf-column[data-depth="1"] a.wf-node"#;
+    browser
+        .wait_for(&format!(r#"{callback}[data-state="waiting"]"#))
+        .await;
+    browser
+        .wait_text(r#"[data-field="workflow-state"]"#, "running")
+        .await;
+
+    // A member finishes: the page follows without a reload.
+    let leased = server.fetch("w1", "images", 1).await;
+    server.complete(&leased[0], json!(1)).await;
+    browser
+        .wait_for(r#"#workflow-graph .wf-column[data-depth="0"] a.wf-node[data-state="succeeded"]"#)
+        .await;
+
+    browser
+        .click(r#"button[data-action="cancel-workflow"]"#)
+        .await;
+    browser
+        .wait_for(&format!(r#"{callback}[data-state="cancelled"]"#))
+        .await;
+    let after = server.get(&format!("/v1/workflows/{id}")).await;
+    let states: Vec<&str> = after["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .map(|job| job["state"].as_str().expect("state"))
+        .collect();
+    assert_eq!(
+        states.iter().filter(|s| **s == "cancelled").count(),
+        2,
+        "{states:?}"
+    );
+    assert!(states.contains(&"succeeded"), "{states:?}");
+
+    // The job page links back to its workflow.
+    let member_id = leased[0]["id"].as_str().expect("id");
+    browser
+        .open(&server.page(&format!("/jobs/{member_id}")))
+        .await;
+    browser.click(r#"[data-field="workflow"]"#).await;
+    browser.wait_for("#workflow-graph").await;
+    browser.assert_no_page_errors().await;
+    browser.quit().await;
+    server.stop().await;
+}

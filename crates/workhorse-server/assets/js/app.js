@@ -13,6 +13,7 @@ import * as dead from './views/dead.js';
 import * as queues from './views/queues.js';
 import * as workers from './views/workers.js';
 import * as schedules from './views/schedules.js';
+import * as workflow from './views/workflow.js';
 
 /** What several pages show, read once per refresh. */
 export const shared = { queues: [], workers: null, loaded: false, error: null };
@@ -25,6 +26,7 @@ const routes = [
   { pattern: /^\/queues$/, nav: 'queues', view: queues },
   { pattern: /^\/workers$/, nav: 'workers', view: workers },
   { pattern: /^\/schedules$/, nav: 'schedules', view: schedules },
+  { pattern: /^\/workflows\/([0-9a-fA-F-]{36})$/, nav: 'jobs', view: workflow },
 ];
 
 let current = null;

@@ -41,6 +41,7 @@ assets! {
     "js/views/queues.js" => "text/javascript; charset=utf-8",
     "js/views/workers.js" => "text/javascript; charset=utf-8",
     "js/views/schedules.js" => "text/javascript; charset=utf-8",
+    "js/views/workflow.js" => "text/javascript; charset=utf-8",
 }
 
 /// The asset at `path` (relative to `/ui/`), if there is one.

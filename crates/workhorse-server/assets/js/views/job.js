@@ -69,6 +69,9 @@ function facts(job) {
     ['Concurrency key', job.concurrency_key || '—'],
     ['Worker', job.worker || '—'],
   ];
+  if (job.workflow_id) {
+    rows.push(['Workflow', h('a', { href: `#/workflows/${job.workflow_id}`, dataset: { field: 'workflow' } }, job.workflow_id.slice(0, 8))]);
+  }
   return h('dl', { class: 'facts card pad' }, rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
 }
 
