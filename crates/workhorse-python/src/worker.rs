@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use workhorse_client::{
     ClientError, DEFAULT_URL, JobContext, StopReason, TOKEN_ENV, TaskError, URL_ENV, Worker,
-    WorkerBuilder,
+    WorkerBuilder, worker::default_name,
 };
 
 /// After its run, how long a worker waits for the handlers of stopped jobs to be dropped.
@@ -391,16 +391,4 @@ fn push_stop(batch: &mut Batch, job: &HandedJob) {
             .map_or("WorkerShutdown", StopReason::kind);
         batch.1.push((job.context.id().to_string(), reason));
     }
-}
-
-/// `<host>-<pid>`, as the Rust worker names itself, so it is recognizable on the
-/// dashboard.
-fn default_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "worker".to_owned());
-    format!("{host}-{}", std::process::id())
 }

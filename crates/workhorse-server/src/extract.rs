@@ -8,7 +8,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
-use workhorse_core::JobId;
+use workhorse_core::{JobId, WorkflowId};
 
 /// A JSON body of type `T`: 400 when it is not JSON, 422 when it does not fit `T` (unknown
 /// field, wrong type), 413 when it is over the configured body limit.
@@ -73,13 +73,37 @@ impl FromRequestParts<AppState> for JobIdPath {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Path(raw) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
-        raw.parse::<JobId>()
-            .map(JobIdPath)
-            .map_err(|_| ApiError::not_found(format!("no job with id {raw:?} (not a UUID)")))
+        id_path(parts, state, "job").await.map(JobIdPath)
     }
+}
+
+/// The `{id}` of a workflow route. An id that is not a UUID names no workflow: 404.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkflowIdPath(pub WorkflowId);
+
+impl FromRequestParts<AppState> for WorkflowIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        id_path(parts, state, "workflow").await.map(WorkflowIdPath)
+    }
+}
+
+/// The path's one segment parsed as the id of a `what`; one that does not parse names no
+/// `what`, so it is a 404, not a 400.
+async fn id_path<T: std::str::FromStr>(
+    parts: &mut Parts,
+    state: &AppState,
+    what: &str,
+) -> Result<T, ApiError> {
+    let Path(raw) = Path::<String>::from_request_parts(parts, state)
+        .await
+        .map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
+    raw.parse::<T>()
+        .map_err(|_| ApiError::not_found(format!("no {what} with id {raw:?} (not a UUID)")))
 }
 
 #[cfg(test)]

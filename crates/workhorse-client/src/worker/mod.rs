@@ -403,8 +403,9 @@ async fn wait_disconnected(
     }
 }
 
-/// `<host>-<pid>`, so a worker is recognizable on the dashboard.
-fn default_name() -> String {
+/// `<host>-<pid>`: the name a worker goes by unless given one, so it is recognizable on
+/// the dashboard.
+pub fn default_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())

@@ -2,12 +2,11 @@
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, WorkflowIdPath};
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::http::request::Parts;
-use workhorse_core::{JobId, JobState, Json as RawJson, ResultPassing, WorkflowId};
+use workhorse_core::{JobId, JobState, Json as RawJson, ResultPassing};
 use workhorse_engine::WORKFLOW_FIELD;
 use workhorse_protocol::{Problem, WorkflowJobView, WorkflowRequest, WorkflowState, WorkflowView};
 use workhorse_store::Workflow;
@@ -64,25 +63,6 @@ pub(crate) async fn cancel(
     WorkflowIdPath(id): WorkflowIdPath,
 ) -> Result<Json<WorkflowView>, ApiError> {
     Ok(Json(view(state.engine.cancel_workflow(id).await?)))
-}
-
-/// A workflow id from the path; one that is not a UUID names no workflow.
-pub(crate) struct WorkflowIdPath(pub WorkflowId);
-
-impl FromRequestParts<AppState> for WorkflowIdPath {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let Path(raw) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
-        raw.parse::<WorkflowId>()
-            .map(WorkflowIdPath)
-            .map_err(|_| ApiError::not_found(format!("no workflow with id {raw:?} (not a UUID)")))
-    }
 }
 
 /// The API's view of a workflow: its state taken together, and its result once it
