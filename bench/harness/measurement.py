@@ -22,6 +22,8 @@ from harness.servers import Broker, start_redis, start_workhorse
 from harness.systems import BENCH, Command, System, with_broker
 
 PRODUCER_TIMEOUT_SECONDS = 1800.0
+FILL_PRODUCERS = 2
+"""Producer processes that fill a backlog together (one per core)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,32 @@ class Measurement:
         """Runs `python -m harness.produce` in the system's venv; returns its JSON."""
         argv = [self.system.python(), "-m", "harness.produce", self.system.app, op, *map(str, args)]
         return self._run_json(argv)
+
+    def fill(self, jobs: int, batch_size: int, producers: int = FILL_PRODUCERS) -> dict[str, Any]:
+        """Enqueues `jobs` waiting jobs in batches from `producers` processes at once (the
+        untimed fill before a drain, the memory scenario's backlog); returns the combined rate."""
+        shares = [jobs // producers + (1 if i < jobs % producers else 0) for i in range(producers)]
+        firsts = [sum(shares[:i]) for i in range(producers)]  # each producer numbers its own jobs
+        argv = [self.system.python(), "-m", "harness.produce", self.system.app, "batch"]
+        started = time.monotonic()
+        running = [
+            subprocess.Popen(
+                [*argv, str(share), str(batch_size), str(first)],
+                env=self.env,
+                cwd=BENCH,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for share, first in zip(shares, firsts, strict=True)
+            if share
+        ]
+        for process in running:
+            _, stderr = process.communicate(timeout=PRODUCER_TIMEOUT_SECONDS)
+            if process.returncode != 0:
+                raise RuntimeError(f"fill producer failed ({process.returncode}): {stderr[-2000:]}")
+        seconds = time.monotonic() - started
+        return {"jobs": jobs, "seconds": seconds, "jobs_per_second": jobs / max(seconds, 1e-9)}
 
     def workhorse_bench(self, *args: str) -> dict[str, Any]:
         """Runs `workhorse bench` against this measurement's server; returns its JSON."""

@@ -6,7 +6,8 @@ MODULE is `harness.apps.<system>`; it defines a `Producer` (sync or async method
 `single`, `batch`, `hold`, `stamp`, optional `start`/`stop`). OP is one of:
 
 - `single JOBS`          enqueue JOBS no-op jobs one call at a time;
-- `batch JOBS SIZE`      enqueue JOBS no-op jobs in batches of SIZE;
+- `batch JOBS SIZE [FIRST]`  enqueue JOBS no-op jobs (numbered from FIRST, default 0) in
+                         batches of SIZE;
 - `hold JOBS`            enqueue JOBS held jobs (scenario 4);
 - `paced RATE SECONDS`   enqueue latency jobs open-loop at RATE per second (scenario 3):
                          job k is due at start + k/RATE; a late producer sends at once.
@@ -60,6 +61,10 @@ async def run(module_name: str, op: str, args: list[str]) -> dict[str, Any]:
         start = time.perf_counter()
         if op == "paced":
             jobs = await _paced(producer, float(args[0]), float(args[1]))
+        elif op == "batch":
+            jobs, size, *first = (int(arg) for arg in args)
+            start_at = first[0] if first else 0
+            await _call(producer.batch, range(start_at, start_at + jobs), size)
         else:
             numbers = [int(arg) for arg in args]
             await _call(getattr(producer, op), *numbers)

@@ -273,6 +273,11 @@ TABLES: dict[int, Callable[[list[Row]], str]] = {
 }
 
 
+def _repetition_text(results: dict[str, Any]) -> str:
+    policy = results.get("repetition_policy")
+    return policy or f"Values are the median of {results['repetitions']} repetition(s)."
+
+
 def markdown(results: dict[str, Any], charts: dict[int, Path]) -> str:
     machine = results["machine"]
     parts = [
@@ -280,8 +285,8 @@ def markdown(results: dict[str, Any], charts: dict[int, Path]) -> str:
         f"Command: `{results['command'].strip()}`. Machine: {machine['cores']} cores ({machine['cpu']}), "
         f"{machine['memory_gb']} GiB, load average {_load(machine['load_before'])} before, "
         f"{_load(machine.get('load_after'))} after. {results['settings']['worker_processes']} worker "
-        f"processes per system. Values are the median of {results['repetitions']} repetition(s); "
-        f"run time {results.get('wall_seconds', 0) / 60:.1f} min. Settings, versions and every "
+        f"processes per system. {_repetition_text(results)} "
+        f"Run time {results.get('wall_seconds', 0) / 60:.1f} min. Settings, versions and every "
         "measurement are in the JSON file beside this one; the method is in bench/README.md.\n",
         "Brokers: `workhorse` = Workhorse server, SQLite, fsync per group commit; `redis-always` / "
         "`redis-everysec` = Redis with AOF `appendfsync always` / `everysec`.\n",

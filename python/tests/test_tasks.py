@@ -70,6 +70,34 @@ def test_the_context_parameter_is_not_an_argument() -> None:
         basic.waits_at_gate.call()  # type: ignore[call-arg]
 
 
+def _no_args() -> None: ...
+def _two(a: int, b: int) -> None: ...
+def _defaults(a: int, b: int = 1, *, c: int = 2) -> None: ...
+def _star(a: int, *rest: int) -> None: ...
+def _keyword_only(a: int, *, b: int) -> None: ...
+def _positional_only(a: int, /, b: int = 0, **extra: int) -> None: ...
+def _with_context(ctx: JobContext, a: int) -> None: ...
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [_no_args, _two, _defaults, _star, _keyword_only, _positional_only, _with_context],
+)
+@pytest.mark.parametrize("count", range(5))
+def test_argument_checks_agree_with_the_signature(fn: Any, count: int) -> None:
+    """Calls without keywords skip `inspect.Signature.bind` (it dominated an enqueue's
+    cost); they must accept and refuse exactly what binding does."""
+    task = Workhorse().task(fn)
+    args = tuple(range(count))
+    try:
+        task._call_signature.bind(*args)
+    except TypeError:
+        with pytest.raises(TypeError, match=task.name):
+            task.call(*args)
+    else:
+        assert task.call(*args).request().get("args", []) == list(args)
+
+
 def test_task_options_become_the_enqueue_document() -> None:
     wh = Workhorse()
 

@@ -19,6 +19,7 @@ from arq.connections import RedisSettings
 from arq.cron import cron
 
 from harness import probe
+from harness.apps import chunks
 
 QUEUE = "bench"
 REDIS = RedisSettings.from_dsn(os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/0"))
@@ -75,11 +76,9 @@ class Producer:
         for job in range(jobs):
             await self.redis.enqueue_job("noop", job)
 
-    async def batch(self, jobs: int, size: int) -> None:
-        for first in range(0, jobs, size):
-            await asyncio.gather(
-                *(self.redis.enqueue_job("noop", job) for job in range(first, min(jobs, first + size)))
-            )
+    async def batch(self, jobs: range, size: int) -> None:
+        for chunk in chunks(jobs, size):
+            await asyncio.gather(*(self.redis.enqueue_job("noop", job) for job in chunk))
 
     async def hold(self, jobs: int) -> None:
         await asyncio.gather(*(self.redis.enqueue_job("hold", job) for job in range(jobs)))

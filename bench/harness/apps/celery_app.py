@@ -13,6 +13,7 @@ import time
 from celery import Celery, group
 
 from harness import probe
+from harness.apps import chunks
 
 QUEUE = "bench"
 
@@ -69,9 +70,9 @@ class Producer:
         for job in range(jobs):
             noop.apply_async((job,))
 
-    def batch(self, jobs: int, size: int) -> None:
-        for first in range(0, jobs, size):
-            group(noop.s(job) for job in range(first, min(jobs, first + size))).apply_async()
+    def batch(self, jobs: range, size: int) -> None:
+        for chunk in chunks(jobs, size):
+            group(noop.s(job) for job in chunk).apply_async()
 
     def hold(self, jobs: int) -> None:
         for job in range(jobs):

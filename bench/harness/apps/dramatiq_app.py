@@ -16,6 +16,7 @@ from dramatiq import group
 from dramatiq.brokers.redis import RedisBroker
 
 from harness import probe
+from harness.apps import chunks
 
 QUEUE = "bench"
 
@@ -56,9 +57,9 @@ class Producer:
         for job in range(jobs):
             noop.send(job)
 
-    def batch(self, jobs: int, size: int) -> None:
-        for first in range(0, jobs, size):
-            group(noop.message(job) for job in range(first, min(jobs, first + size))).run()
+    def batch(self, jobs: range, size: int) -> None:
+        for chunk in chunks(jobs, size):
+            group(noop.message(job) for job in chunk).run()
 
     def hold(self, jobs: int) -> None:
         for job in range(jobs):

@@ -13,6 +13,7 @@ from redis import Redis
 from rq import Queue
 
 from harness import probe
+from harness.apps import chunks
 
 QUEUE = "bench"
 URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/0")
@@ -46,11 +47,9 @@ class Producer:
         for job in range(jobs):
             self.queue.enqueue(noop, job)
 
-    def batch(self, jobs: int, size: int) -> None:
-        for first in range(0, jobs, size):
-            self.queue.enqueue_many(
-                [Queue.prepare_data(noop, (job,)) for job in range(first, min(jobs, first + size))]
-            )
+    def batch(self, jobs: range, size: int) -> None:
+        for chunk in chunks(jobs, size):
+            self.queue.enqueue_many([Queue.prepare_data(noop, (job,)) for job in chunk])
 
     def hold(self, jobs: int) -> None:
         for job in range(jobs):

@@ -20,6 +20,7 @@ from taskiq.schedule_sources import LabelScheduleSource
 from taskiq_redis import RedisStreamBroker
 
 from harness import probe
+from harness.apps import chunks
 
 URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/0")
 
@@ -66,9 +67,9 @@ class Producer:
         for job in range(jobs):
             await noop.kiq(job)
 
-    async def batch(self, jobs: int, size: int) -> None:
-        for first in range(0, jobs, size):
-            await asyncio.gather(*(noop.kiq(job) for job in range(first, min(jobs, first + size))))
+    async def batch(self, jobs: range, size: int) -> None:
+        for chunk in chunks(jobs, size):
+            await asyncio.gather(*(noop.kiq(job) for job in chunk))
 
     async def hold(self, jobs: int) -> None:
         await asyncio.gather(*(hold.kiq(job) for job in range(jobs)))

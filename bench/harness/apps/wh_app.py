@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 
 from workhorse import Workhorse
 
 from harness import probe
+from harness.apps import chunks
 
 QUEUE = "bench"
 wh = Workhorse(os.environ.get("BENCH_BROKER_URL"))
@@ -42,11 +42,6 @@ if os.environ.get("BENCH_SCHEDULE") == "1":
         probe.tick()
 
 
-def _chunks(jobs: range, size: int) -> Iterator[range]:
-    for first in range(jobs.start, jobs.stop, size):
-        yield range(first, min(jobs.stop, first + size))
-
-
 class Producer:
     """Enqueues through the Python SDK (`task.enqueue`, `wh.enqueue_many`)."""
 
@@ -56,8 +51,8 @@ class Producer:
         for job in range(jobs):
             await noop.enqueue(job)
 
-    async def batch(self, jobs: int, size: int) -> None:
-        for chunk in _chunks(range(jobs), size):
+    async def batch(self, jobs: range, size: int) -> None:
+        for chunk in chunks(jobs, size):
             await wh.enqueue_many([noop.call(job) for job in chunk])
 
     async def hold(self, jobs: int) -> None:

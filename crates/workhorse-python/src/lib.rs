@@ -56,10 +56,5 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<server::EmbeddedServer>()?;
     module.add_function(wrap_pyfunction!(run_cli, module)?)?;
     module.add_function(wrap_pyfunction!(init_logging, module)?)?;
-    let before_exit = wrap_pyfunction!(bridge::before_exit, module)?;
-    module
-        .py()
-        .import("atexit")?
-        .call_method1("register", (before_exit,))?;
     Ok(())
 }
