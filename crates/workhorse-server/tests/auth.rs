@@ -36,7 +36,7 @@ const TABLE: &[(&str, &str, Need)] = &[
     ("GET", "/v1/queues", Some(Role::Viewer)),
     ("PATCH", "/v1/queues/{name}", Some(Role::Admin)),
     // In this order: the first creates the schedule the others use, the last deletes it.
-    ("PUT", "/v1/schedules/{name}", Some(Role::Admin)),
+    ("PUT", "/v1/schedules/{name}", Some(Role::Worker)),
     ("GET", "/v1/schedules", Some(Role::Viewer)),
     ("GET", "/v1/schedules/{name}", Some(Role::Viewer)),
     ("POST", "/v1/schedules/{name}/pause", Some(Role::Admin)),

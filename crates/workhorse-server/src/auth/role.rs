@@ -15,9 +15,10 @@ pub enum Role {
     /// Viewer, plus enqueue, cancel, retry, redrive, triggering a schedule, and enqueueing
     /// or cancelling a workflow.
     Producer,
-    /// Viewer, plus fetch, heartbeat, complete, fail, ack and the WebSocket session.
+    /// Viewer, plus fetch, heartbeat, complete, fail, ack, the WebSocket session, and
+    /// declaring schedules (workers declare the schedules written in their code at start).
     Worker,
-    /// Everything, queue controls and declaring schedules included.
+    /// Everything: queue controls, and pausing, resuming and deleting schedules included.
     Admin,
 }
 
@@ -99,7 +100,8 @@ pub fn required_role(method: &Method, route: Option<&str>, path: &str) -> Option
             | "/v1/jobs/{id}/heartbeat"
             | "/v1/jobs/{id}/complete"
             | "/v1/jobs/{id}/fail",
-        ) => Role::Worker,
+        )
+        | (&Method::PUT, "/v1/schedules/{name}") => Role::Worker,
         (&Method::GET | &Method::HEAD, _) => Role::Viewer,
         (
             &Method::POST,
