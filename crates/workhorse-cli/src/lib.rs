@@ -97,7 +97,7 @@ where
             return e.exit_code();
         }
     };
-    init_logging(&cli);
+    let _telemetry = init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -151,9 +151,22 @@ fn client(url: &str, token: Option<&str>) -> anyhow::Result<Client> {
     })
 }
 
+/// What must live until the command ends: with `otel`, the span exporter, which flushes
+/// the spans not yet sent when dropped.
+#[derive(Default)]
+struct TelemetryGuard {
+    #[cfg(feature = "otel")]
+    _exporter: Option<workhorse_client::otel::Telemetry>,
+}
+
 /// Logs go to stderr: `RUST_LOG` decides what, `--log-format` how. The server logs at
-/// `info` by default; client commands only warn, so their output stays clean.
-fn init_logging(cli: &Cli) {
+/// `info` by default; client commands only warn, so their output stays clean. With the
+/// `otel` feature and `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans are also exported.
+fn init_logging(cli: &Cli) -> TelemetryGuard {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let default = match cli.command {
         Command::Serve(_) => "info",
         _ => "warn",
@@ -161,13 +174,52 @@ fn init_logging(cli: &Cli) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // Colors only on a terminal: log files and CI output stay plain text.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    // A host that set up logging first (the Python package) keeps its own.
-    let _ = match cli.log_format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+    let fmt = match cli.log_format {
+        LogFormat::Text => fmt.boxed(),
+        LogFormat::Json => fmt.json().boxed(),
     };
+    #[cfg(feature = "otel")]
+    let (otel, guard) = otel_layer();
+    #[cfg(not(feature = "otel"))]
+    let (otel, guard) = (
+        None::<tracing_subscriber::layer::Identity>,
+        TelemetryGuard::default(),
+    );
+    // A host that set up logging first (the Python package) keeps its own.
+    let _ = tracing_subscriber::registry()
+        .with(otel)
+        .with(fmt.with_filter(filter))
+        .try_init();
+    guard
+}
+
+/// The OpenTelemetry layer when `OTEL_EXPORTER_OTLP_ENDPOINT` is set: request spans (debug
+/// level, so they need not be logged to be exported) and everything at `info` or above.
+#[cfg(feature = "otel")]
+fn otel_layer<S>() -> (Option<impl tracing_subscriber::Layer<S>>, TelemetryGuard)
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+
+    match workhorse_client::otel::layer_from_env("workhorse") {
+        Ok(Some((layer, telemetry))) => {
+            let filter = Targets::new()
+                .with_default(LevelFilter::INFO)
+                .with_target("workhorse_server", LevelFilter::DEBUG);
+            let guard = TelemetryGuard {
+                _exporter: Some(telemetry),
+            };
+            (Some(layer.with_filter(filter)), guard)
+        }
+        Ok(None) => (None, TelemetryGuard::default()),
+        Err(e) => {
+            eprintln!("warning: {e}; spans are not exported");
+            (None, TelemetryGuard::default())
+        }
+    }
 }

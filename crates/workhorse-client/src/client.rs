@@ -1,6 +1,7 @@
 //! The HTTP client: one pooled connection set per [`Client`], shared by its clones.
 
 use crate::error::ClientError;
+use crate::worker::{TraceParent, outgoing_traceparent};
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -18,6 +19,9 @@ pub const URL_ENV: &str = "WORKHORSE_URL";
 /// The environment variable holding the API token, for servers that require one.
 pub const TOKEN_ENV: &str = "WORKHORSE_TOKEN";
 
+/// The W3C trace context header.
+const TRACEPARENT: &str = "traceparent";
+
 /// How long a connection attempt may take before the server counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -34,6 +38,8 @@ pub struct Client {
     base: Arc<str>,
     /// Sent as `Authorization: Bearer <token>` when set.
     token: Option<Arc<str>>,
+    /// Sent as the `traceparent` header when set; else a job run's own trace context.
+    traceparent: Option<Arc<str>>,
 }
 
 /// A successful answer: the body and whether the server said `201 Created`.
@@ -60,6 +66,7 @@ impl Client {
             http,
             base: base.into(),
             token: None,
+            traceparent: None,
         })
     }
 
@@ -84,6 +91,15 @@ impl Client {
     pub fn with_token(mut self, token: impl Into<String>) -> Self {
         let token: String = token.into();
         self.token = (!token.is_empty()).then(|| token.into());
+        self
+    }
+
+    /// The same client, sending `traceparent` with its requests, so the jobs it enqueues
+    /// continue that trace (the server stores it as `metadata.traceparent`). Without it, a
+    /// client used inside a job run sends the run's trace context.
+    #[must_use]
+    pub fn with_traceparent(mut self, traceparent: TraceParent<'_>) -> Self {
+        self.traceparent = Some(traceparent.as_str().into());
         self
     }
 
@@ -158,6 +174,11 @@ impl Client {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
+        }
+        if let Some(traceparent) = &self.traceparent {
+            request = request.header(TRACEPARENT, &**traceparent);
+        } else if let Some(traceparent) = outgoing_traceparent() {
+            request = request.header(TRACEPARENT, traceparent);
         }
         if let Some(body) = body {
             request = request

@@ -29,6 +29,8 @@ mod client;
 mod client_schedules;
 mod client_workflows;
 mod error;
+#[cfg(feature = "otel")]
+pub mod otel;
 mod task;
 pub mod worker;
 mod worker_http;
@@ -38,4 +40,6 @@ pub use client::{Client, DEFAULT_URL, TOKEN_ENV, URL_ENV};
 pub use client_workflows::Workflow;
 pub use error::ClientError;
 pub use task::{Task, TaskOptions, output, request};
-pub use worker::{JobContext, RawArgs, StopReason, TaskError, TaskHandler, Worker, WorkerBuilder};
+pub use worker::{
+    JobContext, RawArgs, StopReason, TaskError, TaskHandler, TraceParent, Worker, WorkerBuilder,
+};

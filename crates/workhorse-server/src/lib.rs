@@ -11,6 +11,8 @@ mod events;
 pub mod extract;
 mod metrics;
 mod openapi;
+#[cfg(feature = "otel")]
+mod otel;
 mod routes;
 mod serve;
 pub mod tls;
@@ -98,10 +100,13 @@ pub(crate) fn router_with_shutdown(
 /// The span of one request, as tower-http's default but with any `access_token` in the
 /// query redacted: this layer sees the request before auth takes the token out.
 fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
-    tracing::debug_span!(
+    let span = tracing::debug_span!(
         "request",
         method = %request.method(),
         uri = %auth::redacted(request.uri()),
         version = ?request.version(),
-    )
+    );
+    #[cfg(feature = "otel")]
+    otel::continue_request_trace(&span, request.headers());
+    span
 }

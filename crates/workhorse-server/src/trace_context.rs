@@ -2,6 +2,9 @@
 //! stored with the job as `metadata.traceparent` (`metadata.tracestate`), so the worker
 //! that runs the job receives it and can continue the trace. A value the body already
 //! sets wins; a malformed header is ignored, as the W3C recommendation says.
+//!
+//! With the `otel` feature and an OpenTelemetry layer installed, the stored context names
+//! the request's own span instead (see `otel`), so the job's span is that span's child.
 
 use crate::error::ApiError;
 use axum::extract::FromRequestParts;
@@ -22,7 +25,15 @@ impl<S: Send + Sync> FromRequestParts<S> for TraceContext {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self::from_headers(&parts.headers))
+        #[cfg_attr(not(feature = "otel"), expect(unused_mut, reason = "set under `otel`"))]
+        let mut context = Self::from_headers(&parts.headers);
+        // An exported request span continues the caller's trace (or starts one): the job
+        // stores it, so the job's span becomes the request's child.
+        #[cfg(feature = "otel")]
+        if let Some(own) = crate::otel::current_traceparent() {
+            context.traceparent = Some(own);
+        }
+        Ok(context)
     }
 }
 
@@ -31,7 +42,8 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 impl TraceContext {
-    fn from_headers(headers: &HeaderMap) -> Self {
+    /// The request's valid `traceparent`, and its `tracestate` only alongside one.
+    pub(crate) fn from_headers(headers: &HeaderMap) -> Self {
         let traceparent = header(headers, "traceparent")
             .filter(|value| valid_traceparent(value))
             .map(str::to_owned);
@@ -45,6 +57,18 @@ impl TraceContext {
             traceparent,
             tracestate,
         }
+    }
+
+    /// The valid `traceparent` header.
+    #[cfg_attr(not(feature = "otel"), expect(dead_code, reason = "read under `otel`"))]
+    pub(crate) fn traceparent(&self) -> Option<&str> {
+        self.traceparent.as_deref()
+    }
+
+    /// The `tracestate` header that came with a valid `traceparent`.
+    #[cfg_attr(not(feature = "otel"), expect(dead_code, reason = "read under `otel`"))]
+    pub(crate) fn tracestate(&self) -> Option<&str> {
+        self.tracestate.as_deref()
     }
 
     /// `metadata` with the trace context added (an object is created if there is none; a

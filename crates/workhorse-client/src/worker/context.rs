@@ -1,5 +1,6 @@
 //! What a running task knows about its job, and how it is told to stop.
 
+use super::trace::TraceParent;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
@@ -97,6 +98,23 @@ impl JobContext {
     /// The free-form metadata the producer attached.
     pub fn metadata(&self) -> Option<&Json> {
         self.inner.job.metadata.as_ref()
+    }
+
+    /// The W3C trace context the job continues: `metadata.traceparent`, stored at enqueue
+    /// from the producer's `traceparent` header (or set in the metadata), when valid.
+    pub fn traceparent(&self) -> Option<TraceParent<'_>> {
+        #[derive(serde::Deserialize)]
+        struct TraceFields<'a> {
+            #[serde(borrow, default)]
+            traceparent: Option<&'a str>,
+        }
+        let metadata = self.metadata()?.get();
+        // Cheap test first: most jobs carry no trace context.
+        if !metadata.contains("traceparent") {
+            return None;
+        }
+        let fields: TraceFields<'_> = serde_json::from_str(metadata).ok()?;
+        TraceParent::parse(fields.traceparent?)
     }
 
     /// The attempt's time limit, if the job has one.

@@ -40,10 +40,13 @@ mod schedules;
 mod session;
 mod socket;
 mod stops;
+mod trace;
 
 pub use context::{JobContext, StopReason};
 pub use error::TaskError;
 pub use handler::RawArgs;
+pub use trace::TraceParent;
+pub(crate) use trace::outgoing_traceparent;
 
 use crate::client::Client;
 use crate::error::ClientError;

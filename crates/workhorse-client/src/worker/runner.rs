@@ -4,6 +4,7 @@
 use super::context::{JobContext, StopReason};
 use super::error::TaskError;
 use super::handler::Handler;
+use super::trace::in_job_scope;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
@@ -42,7 +43,7 @@ impl Runner {
             self.exited(id);
             return;
         };
-        let mut task = tokio::spawn(handler.call(ctx.clone()));
+        let mut task = tokio::spawn(in_job_scope(&ctx, handler.call(ctx.clone())));
         let time_limit = time_limit(ctx.timeout());
         let finished = tokio::select! {
             biased;
