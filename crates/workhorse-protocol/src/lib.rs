@@ -10,6 +10,7 @@ mod problem;
 mod queues;
 mod schedules;
 mod sessions;
+mod trace;
 mod worker;
 mod workflows;
 
@@ -24,6 +25,7 @@ pub use schedules::{
     ScheduleView,
 };
 pub use sessions::{WorkerListResponse, WorkerView};
+pub use trace::TraceParent;
 pub use worker::{
     AckItem, AckOutcomeView, AckRequest, AckResponse, AckResult, ClientMessage, CompleteRequest,
     ErrorReport, FailRequest, FetchRequest, FetchResponse, FetchedJob, HeartbeatRequest,

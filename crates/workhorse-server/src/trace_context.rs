@@ -104,24 +104,7 @@ impl TraceContext {
 /// `version-traceid-parentid-flags`: 2, 32, 16 and 2 lowercase hex digits; ids not all
 /// zero; version `ff` is invalid.
 fn valid_traceparent(value: &str) -> bool {
-    let parts: Vec<&str> = value.split('-').collect();
-    let [version, trace_id, parent_id, flags, ..] = parts.as_slice() else {
-        return false;
-    };
-    let hex = |s: &str, len: usize| {
-        s.len() == len
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
-    let nonzero = |s: &str| s.bytes().any(|b| b != b'0');
-    hex(version, 2)
-        && *version != "ff"
-        && (parts.len() == 4 || *version != "00")
-        && hex(trace_id, 32)
-        && nonzero(trace_id)
-        && hex(parent_id, 16)
-        && nonzero(parent_id)
-        && hex(flags, 2)
+    workhorse_protocol::TraceParent::parse(value).is_some()
 }
 
 #[cfg(test)]
