@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -95,3 +96,29 @@ def test_a_worker_waits_for_a_server_that_is_down(tmp_path: Path) -> None:
             worker.kill()
             worker.wait()
     assert "Traceback" not in log.read_text()
+
+
+def test_ctrl_c_stops_a_client_command_that_waits() -> None:
+    """The Rust command line runs with the GIL released and never returns to Python's
+    signal handler; ctrl-c must still end it (as it ends the Rust binary)."""
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        silent.settimeout(30)
+        port = silent.getsockname()[1]
+        command = subprocess.Popen(
+            [sys.executable, "-m", "workhorse", "jobs", "list"],
+            cwd=PYTHON_DIR,
+            env={**os.environ, "WORKHORSE_URL": f"http://127.0.0.1:{port}"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            connection, _ = silent.accept()  # the command is waiting for its answer
+            with connection:
+                command.send_signal(signal.SIGINT)
+                assert command.wait(10) != 0
+        finally:
+            if command.poll() is None:
+                command.kill()
+                command.wait()

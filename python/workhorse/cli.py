@@ -10,6 +10,7 @@ import atexit
 import importlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -31,6 +32,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "worker":
         return run_worker_command(args[1:])
+    # The Rust command line never returns to Python while it runs, so Python's ctrl-c
+    # handler (which only sets a flag) would leave it running: let ctrl-c end the process,
+    # as it ends the `workhorse` binary (`serve` installs its own graceful handler).
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     status = _native.run_cli(args)
     if not args or args[0] in ("-h", "--help", "help"):
         print(WORKER_HELP)
