@@ -22,6 +22,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "workflows",
         include_str!("../migrations/0004_workflows.sql"),
     ),
+    (
+        5,
+        "queue_counts",
+        include_str!("../migrations/0005_queue_counts.sql"),
+    ),
 ];
 
 /// The advisory lock key that serializes migrations within one database.

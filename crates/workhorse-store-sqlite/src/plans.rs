@@ -107,9 +107,15 @@ fn hot_statements_use_their_indexes() {
 fn dashboard_reads_use_their_indexes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let conn = open_writer(&dir.path().join("p.db"), Duration::from_secs(1)).expect("open");
-    for (sql, index) in crate::ops::list::reads_sql() {
+    for (sql, index, _) in crate::ops::list::reads_sql() {
         assert_uses(&conn, &sql, index);
     }
+    let by_task = crate::ops::list::task_walk_sql();
+    assert_eq!(
+        plan(&conn, &by_task),
+        ["SEARCH jobs USING INDEX jobs_task (task=? AND id<?)"],
+        "a task's jobs come newest first from its index, unsorted"
+    );
     let oldest = plan(&conn, crate::ops::queues::OLDEST_READY);
     assert_eq!(
         oldest,
@@ -118,11 +124,11 @@ fn dashboard_reads_use_their_indexes() {
     );
     let pages: Vec<String> = crate::ops::list::reads_sql()
         .into_iter()
-        .filter(|(_, index)| *index == "jobs_terminal")
-        .flat_map(|(sql, _)| plan(&conn, &sql))
+        .filter(|(_, _, in_id_order)| *in_id_order)
+        .flat_map(|(sql, _, _)| plan(&conn, &sql))
         .collect();
     assert!(
         pages.iter().all(|step| !step.contains("TEMP B-TREE")),
-        "finished jobs come newest first from the index, unsorted: {pages:?}"
+        "finished and ready jobs come newest first from their indexes, unsorted: {pages:?}"
     );
 }

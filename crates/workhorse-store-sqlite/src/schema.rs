@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_schedules.sql")),
     (3, include_str!("../migrations/0003_queue_counts.sql")),
     (4, include_str!("../migrations/0004_workflows.sql")),
+    (5, include_str!("../migrations/0005_list_indexes.sql")),
 ];
 
 /// Enough for every distinct statement the store prepares, so none is evicted and re-parsed.

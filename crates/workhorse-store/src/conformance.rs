@@ -106,6 +106,7 @@ macro_rules! conformance_tests {
             list_paginates_newest_first,
             queue_counts_follow_every_transition,
             lists_find_old_rare_jobs,
+            queue_counts_exact_under_concurrent_writes,
             schedule_upsert_is_idempotent,
             schedule_fire_makes_one_job_per_fire,
             schedule_misfire_policies,

@@ -1,10 +1,20 @@
 //! Reading jobs: a filtered page, newest first.
+//!
+//! Every page reads about one page of an index, whatever the store holds: by queue (and
+//! state) through `workhorse_jobs_queue_state (queue, state, id)`, by task through
+//! `workhorse_jobs_task (task, id)`, by key through `workhorse_jobs_key`, unfiltered through
+//! the primary key. A page by state alone merges the state's per-queue slices of
+//! `workhorse_jobs_queue_state`, one page of each, over the queues the counts (see
+//! [`super::counts`]) say may hold that state: walking ids and skipping other states would
+//! read every newer job.
 
 use super::Db;
 use crate::error::{Error, invalid};
 use crate::row::{JOB_COLUMNS, decode_all};
 use sqlx::AssertSqlSafe;
-use workhorse_core::limits;
+use sqlx::postgres::PgRow;
+use std::sync::LazyLock;
+use workhorse_core::{JobId, JobState, limits};
 use workhorse_store::{JobListParams, JobPage};
 
 /// A page of jobs matching the filters, newest (highest id: ids are UUID v7) first. Each
@@ -16,6 +26,13 @@ pub(crate) async fn list(db: &Db, params: JobListParams) -> Result<JobPage, Erro
             limits::MAX_PAGE,
             params.limit
         )));
+    }
+    if let Some(state) = params.state
+        && params.queue.is_none()
+        && params.task.is_none()
+        && params.key.is_none()
+    {
+        return by_state(db, state, params.cursor, params.limit).await;
     }
     let filters = [
         ("queue = ", params.queue.is_some()),
@@ -59,7 +76,52 @@ pub(crate) async fn list(db: &Db, params: JobListParams) -> Result<JobPage, Erro
     }
     // One more than the page, to learn whether another page follows.
     let rows = query.bind(limit as i64 + 1).fetch_all(&db.pool).await?;
-    let mut jobs: Vec<_> = decode_all(&rows)?.into_iter().map(|row| row.job).collect();
+    page(&rows, limit)
+}
+
+/// The queues that may hold jobs in state `$1` (a queue holds some only if its total or its
+/// unfolded changes for that state say so, in the same snapshot), and up to `$2` of each
+/// one's jobs in that state, newest first, older than `cursor` (`$3`) if asked.
+fn by_state_sql(cursor: &str) -> String {
+    format!(
+        "WITH queues AS (SELECT DISTINCT queue FROM ( \
+           SELECT queue FROM workhorse_queue_counts WHERE state = $1 AND jobs <> 0 \
+           UNION ALL SELECT queue FROM workhorse_queue_count_changes WHERE state = $1) known) \
+         SELECT slice.* FROM queues CROSS JOIN LATERAL ( \
+           SELECT {JOB_COLUMNS} FROM workhorse_jobs \
+           WHERE queue = queues.queue AND state = $1{cursor} ORDER BY id DESC LIMIT $2) slice \
+         ORDER BY slice.id DESC LIMIT $2"
+    )
+}
+
+static BY_STATE: LazyLock<String> = LazyLock::new(|| by_state_sql(""));
+static BY_STATE_AFTER: LazyLock<String> = LazyLock::new(|| by_state_sql(" AND id < $3"));
+
+/// A page of the jobs in `state`, merged from its per-queue slices.
+async fn by_state(
+    db: &Db,
+    state: JobState,
+    cursor: Option<JobId>,
+    limit: u32,
+) -> Result<JobPage, Error> {
+    let sql = if cursor.is_some() {
+        &BY_STATE_AFTER
+    } else {
+        &BY_STATE
+    };
+    let mut query = sqlx::query(sql.as_str())
+        .bind(state.as_str())
+        .bind(i64::from(limit) + 1);
+    if let Some(cursor) = cursor {
+        query = query.bind(cursor.0);
+    }
+    let rows = query.fetch_all(&db.pool).await?;
+    page(&rows, limit as usize)
+}
+
+/// The jobs of `rows` (at most `limit + 1`) as a page: the extra one says another follows.
+fn page(rows: &[PgRow], limit: usize) -> Result<JobPage, Error> {
+    let mut jobs: Vec<_> = decode_all(rows)?.into_iter().map(|row| row.job).collect();
     let next_cursor = if jobs.len() > limit {
         jobs.truncate(limit);
         jobs.last().map(|job| job.id)

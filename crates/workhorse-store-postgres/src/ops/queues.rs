@@ -1,6 +1,6 @@
 //! Queue controls (pause, max running, rate limit and its current window) and counts.
 
-use super::Db;
+use super::{Db, counts};
 use crate::error::{Error, internal, invalid};
 use crate::sql::quote;
 use crate::types::{Ts, duration, micros};
@@ -27,10 +27,13 @@ const UPSERT: &str = "INSERT INTO workhorse_queues (name, paused, max_running, r
     rate_limit = CASE WHEN $6 THEN excluded.rate_limit ELSE workhorse_queues.rate_limit END, \
     rate_period_us = CASE WHEN $6 THEN excluded.rate_period_us ELSE workhorse_queues.rate_period_us END";
 
+/// The `run_at` of each listed queue's (`$1`) oldest ready job: one entry of
+/// `workhorse_jobs_ready_since` per queue.
 static OLDEST_READY: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT queue, min(run_at) FROM workhorse_jobs WHERE state = {} AND queue = ANY($1) \
-         GROUP BY queue",
+        "SELECT q.name, oldest.run_at FROM unnest($1::text[]) AS q(name) \
+         CROSS JOIN LATERAL (SELECT run_at FROM workhorse_jobs \
+         WHERE queue = q.name AND state = {} ORDER BY run_at LIMIT 1) oldest",
         quote(JobState::Ready)
     )
 });
@@ -135,7 +138,8 @@ fn non_negative(value: i32) -> Result<u32, Error> {
     u32::try_from(value).map_err(|e| internal(format!("stored queue control: {e}")))
 }
 
-/// Every queue with jobs or settings, by name.
+/// Every queue with jobs or settings, by name. Folds the count log first (see
+/// [`counts`]), so the counts read stay a few rows.
 pub(crate) async fn list(db: &Db) -> Result<Vec<QueueInfo>, Error> {
     let mut conn = db.pool.acquire().await?;
     let mut infos = BTreeMap::new();
@@ -143,11 +147,8 @@ pub(crate) async fn list(db: &Db) -> Result<Vec<QueueInfo>, Error> {
         let config = decode_controls(&row)?.config;
         infos.insert(config.name.clone(), empty_info(config));
     }
-    let counts: Vec<(String, String, i64)> =
-        sqlx::query_as("SELECT queue, state, count(*) FROM workhorse_jobs GROUP BY queue, state")
-            .fetch_all(&mut *conn)
-            .await?;
-    for (queue, state, count) in counts {
+    counts::fold(&mut conn).await?;
+    for (queue, state, count) in counts::read(&mut conn, None).await? {
         let state = state_of(&state)?;
         infos
             .entry(queue.clone())
@@ -171,13 +172,7 @@ async fn info(conn: &mut PgConnection, name: &str) -> Result<QueueInfo, Error> {
         .transpose()?
         .unwrap_or_else(|| Controls::defaults(name));
     let mut info = empty_info(controls.config);
-    let counts: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT state, count(*) FROM workhorse_jobs WHERE queue = $1 GROUP BY state",
-    )
-    .bind(name)
-    .fetch_all(&mut *conn)
-    .await?;
-    for (state, count) in counts {
+    for (_, state, count) in counts::read(&mut *conn, Some(name)).await? {
         info.counts.insert(state_of(&state)?, count as u64);
     }
     let mut infos = [info];

@@ -162,11 +162,13 @@ pub(crate) async fn rescue_expired(db: &Db, params: &JobRescueParams) -> Result<
     Ok(rescued)
 }
 
-/// Deletes up to `limit` jobs that finished before the cutoff, oldest first.
+/// Deletes up to `limit` jobs that finished before the cutoff, oldest first; then folds the
+/// queue count log, as the leader's periodic upkeep (see [`super::counts`]).
 pub(crate) async fn delete_finished(
     db: &Db,
     params: &JobDeleteFinishedParams,
 ) -> Result<u64, Error> {
+    let mut conn = db.pool.acquire().await?;
     let deleted = sqlx::query(
         "WITH old AS MATERIALIZED (SELECT id FROM workhorse_jobs WHERE finished_at < $1 \
          ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
@@ -174,7 +176,8 @@ pub(crate) async fn delete_finished(
     )
     .bind(Ts(params.finished_before))
     .bind(i64::from(params.limit))
-    .execute(&db.pool)
+    .execute(&mut *conn)
     .await?;
+    super::counts::fold(&mut conn).await?;
     Ok(deleted.rows_affected())
 }

@@ -7,12 +7,15 @@
 //! one state, which `queue_counts` lists exactly — each read through an index that holds
 //! just that slice:
 //!
-//! - a terminal state: `jobs_terminal (queue, state, id)`, one page of index, newest first;
-//! - `ready`, `scheduled`, `running`: that state's partial index, every job of the slice
-//!   sorted by id, when the slice holds at most [`SORTED_AT_MOST`] jobs.
+//! - a terminal state: `jobs_terminal (queue, state, id)`, and `ready`: `jobs_ready
+//!   (queue, id)`; one page of index, newest first, however big the slice;
+//! - `scheduled`, `running`: that state's partial index, every job of the slice sorted by
+//!   id, when the slice holds at most [`SORTED_AT_MOST`] jobs.
 //!
-//! A slice too big to sort, a page over too many slices, or a filter by task alone falls
-//! back to the walk of the `id` index.
+//! Any other page walks an index newest first, skipping what does not match: a page with a
+//! task walks `jobs_task (task, id)`, which holds only that task's jobs; one without walks the
+//! `id` index. A slice too big to sort or a page over too many slices comes to this too.
+//! (A task within big slices is read through the slices: a rare task there walks them.)
 
 use crate::error::{Error, invalid};
 use crate::row::{JOB_COLUMNS, State, decode};
@@ -83,11 +86,17 @@ pub(crate) fn state_clause(state: JobState) -> String {
 fn slice_index(state: JobState) -> Option<&'static str> {
     match state {
         s if s.is_terminal() => Some("jobs_terminal"),
-        JobState::Ready => Some("jobs_fetch"),
+        JobState::Ready => Some("jobs_ready"),
         JobState::Scheduled => Some("jobs_scheduled"),
         JobState::Running => Some("jobs_leases"),
         _ => None,
     }
+}
+
+/// Whether [`slice_index`] keeps a slice of `state` in id order, so that a page of the slice
+/// is a page of the index (otherwise the whole slice is read and sorted).
+fn in_id_order(state: JobState) -> bool {
+    state.is_terminal() || state == JobState::Ready
 }
 
 /// The jobs of one queue in one state, and how many there are.
@@ -101,7 +110,7 @@ impl Slice {
     /// The index to read the slice through, if reading it costs about one page.
     fn index(&self) -> Option<&'static str> {
         let index = slice_index(self.state)?;
-        (self.state.is_terminal() || self.jobs <= SORTED_AT_MOST).then_some(index)
+        (in_id_order(self.state) || self.jobs <= SORTED_AT_MOST).then_some(index)
     }
 }
 
@@ -212,12 +221,20 @@ fn read_slice(
     read(conn, &sql, filter, want)
 }
 
-/// Up to `want` matching jobs, walking the `id` index newest first (or, with a key, through
-/// `jobs_key`: few jobs share a key).
+/// Up to `want` matching jobs, walking newest first the task's jobs in `jobs_task` if a task
+/// is given, else the `id` index (or, with a key, reading `jobs_key`: few jobs share a key).
 fn walk_ids(conn: &Connection, params: &JobListParams, want: usize) -> Result<Vec<Job>, Error> {
+    let (sql, filter) = walk_sql(params);
+    read(conn, &sql, filter, want)
+}
+
+/// The statement [`walk_ids`] runs, and its filter.
+fn walk_sql(params: &JobListParams) -> (String, Filter) {
     // Named, or SQLite may prefer a state's partial index and sort the whole state.
     let table = if params.key.is_some() {
         "jobs"
+    } else if params.task.is_some() {
+        "jobs INDEXED BY jobs_task"
     } else {
         "jobs INDEXED BY sqlite_autoindex_jobs_1"
     };
@@ -232,7 +249,7 @@ fn walk_ids(conn: &Connection, params: &JobListParams, want: usize) -> Result<Ve
         "SELECT {JOB_COLUMNS} FROM {table}{} ORDER BY id DESC LIMIT ?",
         filter.sql()
     );
-    read(conn, &sql, filter, want)
+    (sql, filter)
 }
 
 fn read(conn: &Connection, sql: &str, filter: Filter, want: usize) -> Result<Vec<Job>, Error> {
@@ -244,9 +261,10 @@ fn read(conn: &Connection, sql: &str, filter: Filter, want: usize) -> Result<Vec
     Ok(jobs)
 }
 
-/// How each state's slice is read, as SQL, with the index it must use.
+/// How each state's slice is read, as SQL, with the index it must use and whether that
+/// index keeps the slice in id order.
 #[cfg(test)]
-pub(crate) fn reads_sql() -> Vec<(String, &'static str)> {
+pub(crate) fn reads_sql() -> Vec<(String, &'static str, bool)> {
     JobState::ALL
         .into_iter()
         .filter_map(|state| {
@@ -256,7 +274,21 @@ pub(crate) fn reads_sql() -> Vec<(String, &'static str)> {
                  AND task = ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4",
                 state_clause(state)
             );
-            Some((sql, index))
+            Some((sql, index, in_id_order(state)))
         })
         .collect()
+}
+
+/// How a page of a task's jobs after a cursor is read when it walks an index, as SQL.
+#[cfg(test)]
+pub(crate) fn task_walk_sql() -> String {
+    let params = JobListParams {
+        queue: None,
+        state: None,
+        task: Some("t".to_owned()),
+        key: None,
+        limit: 1,
+        cursor: Some(workhorse_core::JobId::new()),
+    };
+    walk_sql(&params).0
 }

@@ -272,7 +272,9 @@ pub async fn lists_find_old_rare_jobs(store: &dyn Store) {
         (None, Some(JobState::Cancelled), None),
         (Some("old"), Some(JobState::Dead), None),
         (Some(DEFAULT), Some(JobState::Dead), None),
+        (Some(DEFAULT), Some(JobState::Ready), None),
         (None, None, Some("old.fail")),
+        (None, None, Some("new")),
         (None, Some(JobState::Dead), Some("old.fail")),
         (Some("nowhere"), None, None),
     ];
@@ -309,6 +311,44 @@ pub async fn lists_find_old_rare_jobs(store: &dyn Store) {
         listed.iter().map(|j| j.id).collect::<Vec<_>>(),
         newest_first
     );
+}
+
+/// Counts stay exact while writers race with the reads and the retention that keep them (a
+/// store may fold a log of count changes when it lists queues or deletes finished jobs):
+/// three writers insert, start and finish jobs while queues are listed and finished jobs
+/// deleted, all at once.
+pub async fn queue_counts_exact_under_concurrent_writes(store: &dyn Store) {
+    let write = |queue: &'static str| async move {
+        for round in 0..10 {
+            insert(
+                store,
+                at(round),
+                (0..5).map(|_| job_in(queue, "t")).collect(),
+            )
+            .await;
+            let started = fetch(store, at(round), &[queue], 3).await;
+            let acks = started
+                .iter()
+                .take(2)
+                .map(|job| complete(job, None))
+                .collect();
+            ack(store, at(round), acks).await;
+        }
+    };
+    let upkeep = async {
+        for _ in 0..20 {
+            kept_counts(store).await;
+            store
+                .job_delete_finished(JobDeleteFinishedParams {
+                    finished_before: at(1_000),
+                    limit: 3,
+                })
+                .await
+                .expect("retention");
+        }
+    };
+    tokio::join!(write("race-a"), write("race-b"), write("race-c"), upkeep);
+    assert_counts_exact(store, "writes racing with reads and retention").await;
 }
 
 /// A store opened again on the same database reports the same counts and keeps counting
