@@ -14,17 +14,25 @@ pub struct Throughput {
     pub jobs_per_second: f64,
     /// Concurrent producers, batches in flight, or worker slots.
     pub concurrency: usize,
+    /// When the timed part ended, in seconds since the Unix epoch: lets a tool combine
+    /// several bench processes run at once (`bench/cluster.sh`) into one span.
+    pub ended_at_unix: f64,
 }
 
 impl Throughput {
-    /// `jobs` done in `elapsed` with `concurrency`.
+    /// `jobs` done in `elapsed` (ending now) with `concurrency`.
     pub fn new(jobs: u64, elapsed: Duration, concurrency: usize) -> Self {
         let seconds = elapsed.as_secs_f64();
+        let ended_at_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
         Throughput {
             jobs,
             seconds,
             jobs_per_second: jobs as f64 / seconds.max(f64::EPSILON),
             concurrency,
+            ended_at_unix,
         }
     }
 }

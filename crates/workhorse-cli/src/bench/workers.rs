@@ -127,14 +127,10 @@ pub async fn end_to_end(bench: &Bench, jobs: u64) -> anyhow::Result<Throughput> 
     recorder.wait_for(jobs, &bar).await;
     // Every task ran; the phase ends when the server has settled every ack too.
     wait_drained(&bench.client, &queue).await?;
-    let elapsed = started.elapsed();
+    let throughput = Throughput::new(jobs, started.elapsed(), bench.workers * bench.concurrency);
     bar.finish();
     workers.stop().await?;
-    Ok(Throughput::new(
-        jobs,
-        elapsed,
-        bench.workers * bench.concurrency,
-    ))
+    Ok(throughput)
 }
 
 /// Drains (untimed) the jobs the enqueue phases left behind.
