@@ -57,6 +57,10 @@ def versions(binary: Path) -> dict[str, str]:
     )
     found["redis-server"] = _output(["redis-server", "--version"])
     found["workhorse-binary"] = _output([str(binary), "--version"])
+    # The source the binary and the package were built from (a "+" marks local changes).
+    commit = _output(["git", "-C", str(BENCH), "rev-parse", "--short", "HEAD"])
+    dirty = _output(["git", "-C", str(BENCH), "status", "--porcelain", "--untracked-files=no"])
+    found["workhorse-commit"] = commit + ("+" if dirty else "")
     return found
 
 

@@ -278,13 +278,31 @@ def _repetition_text(results: dict[str, Any]) -> str:
     return policy or f"Values are the median of {results['repetitions']} repetition(s)."
 
 
-def markdown(results: dict[str, Any], charts: dict[int, Path]) -> str:
+def _runs_text(results: dict[str, Any]) -> str:
     machine = results["machine"]
+    runs = results.get("runs")
+    if not runs:
+        return (
+            f"Command: `{results['command'].strip()}`. Machine: {machine['cores']} cores "
+            f"({machine['cpu']}), {machine['memory_gb']} GiB, load average "
+            f"{_load(machine['load_before'])} before, {_load(machine.get('load_after'))} after."
+        )
+    listed = "; ".join(
+        f"`{run['command'].strip()}` at {run['date']} (build {run['build']}, scenarios "
+        f"{run['scenarios']}, load average "
+        f"{_load(run['load_before'])} before, {_load(run['load_after'])} after)"
+        for run in runs
+    )
+    return (
+        f"Machine: {machine['cores']} cores ({machine['cpu']}), {machine['memory_gb']} GiB. "
+        f"Made of {len(runs)} runs, each measurement taken in one of them: {listed}."
+    )
+
+
+def markdown(results: dict[str, Any], charts: dict[int, Path]) -> str:
     parts = [
         f"# Benchmark {results['date']}{' (quick)' if results['quick'] else ''}\n",
-        f"Command: `{results['command'].strip()}`. Machine: {machine['cores']} cores ({machine['cpu']}), "
-        f"{machine['memory_gb']} GiB, load average {_load(machine['load_before'])} before, "
-        f"{_load(machine.get('load_after'))} after. {results['settings']['worker_processes']} worker "
+        f"{_runs_text(results)} {results['settings']['worker_processes']} worker "
         f"processes per system. {_repetition_text(results)} "
         f"Run time {results.get('wall_seconds', 0) / 60:.1f} min. Settings, versions and every "
         "measurement are in the JSON file beside this one; the method is in bench/README.md.\n",
@@ -389,11 +407,52 @@ def _chart_series(results: dict[str, Any]) -> dict[int, tuple[str, dict[str, dic
     return charts
 
 
+def merge(paths: list[Path]) -> dict[str, Any]:
+    """One result made of runs that measured different scenarios (a full run done in
+    parts): their measurements side by side, each run's command and load listed."""
+    loaded = [json.loads(path.read_text()) for path in paths]
+    seen: set[tuple[int, str, str]] = set()
+    for result in loaded:
+        measured = {(row["scenario"], row["system"], row["broker"]) for row in result["summary"]}
+        if measured & seen:
+            raise SystemExit(f"{sorted(measured & seen)} measured in more than one run")
+        seen |= measured
+    first = loaded[0]
+    return {
+        **first,
+        "date": f"{min(result['date'] for result in loaded)}-full",
+        "command": " + ".join(result["command"] for result in loaded),
+        "runs": [
+            {
+                "command": result["command"],
+                "date": result["date"],
+                "build": result["versions"].get("workhorse-commit", "not recorded"),
+                "scenarios": ",".join(str(n) for n in sorted({r["scenario"] for r in result["summary"]})),
+                "load_before": result["machine"]["load_before"],
+                "load_after": result["machine"].get("load_after"),
+                "wall_seconds": result.get("wall_seconds"),
+            }
+            for result in loaded
+        ],
+        "wall_seconds": sum(result.get("wall_seconds", 0) for result in loaded),
+        "measurements": [m for result in loaded for m in result["measurements"]],
+        "summary": [row for result in loaded for row in result["summary"]],
+        "errors": [e for result in loaded for e in result["errors"]],
+    }
+
+
 def main() -> None:
-    """`python -m harness.report results/<date>.json`: renders the markdown and charts again."""
+    """`python -m harness.report results/<date>.json` renders the markdown and charts again;
+    `python -m harness.report --merge A.json B.json ...` writes `<first date>-full.*` from
+    runs that measured different scenarios."""
     import sys
 
-    path = Path(sys.argv[1])
+    args = sys.argv[1:]
+    if args and args[0] == "--merge":
+        paths = [Path(arg) for arg in args[1:]]
+        write(merge(paths), paths[0].parent)
+        return
+    path = Path(args[0])
     write(json.loads(path.read_text()), path.parent)
 
 
