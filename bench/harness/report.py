@@ -293,9 +293,14 @@ def _runs_text(results: dict[str, Any]) -> str:
         f"{_load(run['load_before'])} before, {_load(run['load_after'])} after)"
         for run in runs
     )
+    replaced = "".join(
+        f" Scenario {item['measurement'][0]}, {item['measurement'][1]}: measured again in a later "
+        f"run, which replaces run {item['run']}'s figures."
+        for item in results.get("replaced", [])
+    )
     return (
         f"Machine: {machine['cores']} cores ({machine['cpu']}), {machine['memory_gb']} GiB. "
-        f"Made of {len(runs)} runs, each measurement taken in one of them: {listed}."
+        f"Made of {len(runs)} runs, each measurement taken in one of them: {listed}.{replaced}"
     )
 
 
@@ -408,43 +413,59 @@ def _chart_series(results: dict[str, Any]) -> dict[int, tuple[str, dict[str, dic
 
 
 def merge(paths: list[Path]) -> dict[str, Any]:
-    """One result made of runs that measured different scenarios (a full run done in
-    parts): their measurements side by side, each run's command and load listed."""
+    """One result made of runs that measured different things (a full run done in parts):
+    their measurements side by side, each run's command, build and load listed. What a
+    later run (in the order given) measured again replaces the earlier figures; the
+    replaced ones are listed in `replaced`."""
     loaded = [json.loads(path.read_text()) for path in paths]
-    seen: set[tuple[int, str, str]] = set()
-    for result in loaded:
-        measured = {(row["scenario"], row["system"], row["broker"]) for row in result["summary"]}
-        if measured & seen:
-            raise SystemExit(f"{sorted(measured & seen)} measured in more than one run")
-        seen |= measured
-    first = loaded[0]
+    key = _measurement_key
+    latest = {key(row): index for index, result in enumerate(loaded) for row in result["summary"]}
+    kept = [
+        [row for row in result["summary"] if latest[key(row)] == index] for index, result in enumerate(loaded)
+    ]
     return {
-        **first,
+        **loaded[0],
         "date": f"{min(result['date'] for result in loaded)}-full",
         "command": " + ".join(result["command"] for result in loaded),
-        "runs": [
-            {
-                "command": result["command"],
-                "date": result["date"],
-                "build": result["versions"].get("workhorse-commit", "not recorded"),
-                "scenarios": ",".join(str(n) for n in sorted({r["scenario"] for r in result["summary"]})),
-                "load_before": result["machine"]["load_before"],
-                "load_after": result["machine"].get("load_after"),
-                "wall_seconds": result.get("wall_seconds"),
-            }
-            for result in loaded
+        "runs": [_run_of(result, rows) for result, rows in zip(loaded, kept, strict=True)],
+        "replaced": [
+            {"run": result["date"], "measurement": list(key(row))}
+            for index, result in enumerate(loaded)
+            for row in result["summary"]
+            if latest[key(row)] != index
         ],
         "wall_seconds": sum(result.get("wall_seconds", 0) for result in loaded),
-        "measurements": [m for result in loaded for m in result["measurements"]],
-        "summary": [row for result in loaded for row in result["summary"]],
+        "measurements": [
+            m
+            for index, result in enumerate(loaded)
+            for m in result["measurements"]
+            if latest[key(m)] == index
+        ],
+        "summary": [row for rows in kept for row in rows],
         "errors": [e for result in loaded for e in result["errors"]],
+    }
+
+
+def _measurement_key(row: dict[str, Any]) -> tuple[int, str, str]:
+    return (row["scenario"], row["system"], row["broker"])
+
+
+def _run_of(result: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "command": result["command"],
+        "date": result["date"],
+        "build": result["versions"].get("workhorse-commit", "not recorded"),
+        "scenarios": ",".join(str(n) for n in sorted({row["scenario"] for row in rows})),
+        "load_before": result["machine"]["load_before"],
+        "load_after": result["machine"].get("load_after"),
+        "wall_seconds": result.get("wall_seconds"),
     }
 
 
 def main() -> None:
     """`python -m harness.report results/<date>.json` renders the markdown and charts again;
     `python -m harness.report --merge A.json B.json ...` writes `<first date>-full.*` from
-    runs that measured different scenarios."""
+    runs that measured different things (later runs' figures replace earlier ones)."""
     import sys
 
     args = sys.argv[1:]
