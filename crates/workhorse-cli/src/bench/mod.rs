@@ -185,7 +185,13 @@ pub async fn run(client: &Client, args: BenchArgs) -> anyhow::Result<()> {
 }
 
 /// A short id that makes this run's queue names unique.
+/// This run's id: the time (readable order in queue lists) and the process id, so bench
+/// processes started together against one cluster never share a queue.
 fn run_id() -> String {
     let now = jiff::Timestamp::now();
-    format!("{}", now.as_millisecond() % 100_000_000)
+    format!(
+        "{}-{}",
+        now.as_millisecond() % 100_000_000,
+        std::process::id()
+    )
 }
