@@ -118,8 +118,8 @@ def main(argv: list[str]) -> int:
             for mode in broker_modes(system, scenario, modes):
                 for rep in range(reps_of(scenario, mode)):
                     measure(run, system, scenario, mode, rep, params, results)
-        # Written after every scenario: an interrupted full run keeps what it measured.
-        paths = finish(results, started, args.out)
+                    # Written after every measurement: an interrupted run keeps what it did.
+                    paths = finish(results, started, args.out)
     print(f"wrote {', '.join(str(path) for path in paths)} in {results['wall_seconds']:.0f} s")
     return 0
 
