@@ -197,12 +197,15 @@ def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for key, first in runs[0].items():
         values = [run.get(key) for run in runs]
+        # A repetition may lack a figure (no job started in its window): the median is
+        # over the repetitions that have it.
+        numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool) and v == v]
         if isinstance(first, dict):
             merged[key] = _median([value for value in values if isinstance(value, dict)])
-        elif isinstance(first, bool) or not all(isinstance(v, int | float) for v in values):
+        elif isinstance(first, bool | str):
             merged[key] = first if len(set(map(repr, values))) == 1 else values
         else:
-            merged[key] = statistics.median(values)
+            merged[key] = statistics.median(numbers) if numbers else None
     return merged
 
 
