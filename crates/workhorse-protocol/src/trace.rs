@@ -7,6 +7,18 @@ pub struct TraceParent<'a> {
     value: &'a str,
 }
 
+impl TraceParent<'_> {
+    /// The version-00 `traceparent` text of a span: its trace id and span id (lowercase hex,
+    /// as OpenTelemetry's ids display) and its trace flags.
+    pub fn render(
+        trace_id: impl std::fmt::Display,
+        span_id: impl std::fmt::Display,
+        flags: u8,
+    ) -> String {
+        format!("00-{trace_id}-{span_id}-{flags:02x}")
+    }
+}
+
 impl<'a> TraceParent<'a> {
     /// `value` if it is a valid `traceparent`: 2, 32, 16 and 2 lowercase hex digits, ids
     /// not all zero, version not `ff` (a future version may append fields).

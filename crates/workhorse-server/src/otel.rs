@@ -38,11 +38,10 @@ pub(crate) fn current_traceparent() -> Option<String> {
     let span = context.span();
     let span_context = span.span_context();
     span_context.is_valid().then(|| {
-        format!(
-            "00-{}-{}-{:02x}",
+        workhorse_protocol::TraceParent::render(
             span_context.trace_id(),
             span_context.span_id(),
-            span_context.trace_flags().to_u8()
+            span_context.trace_flags().to_u8(),
         )
     })
 }
