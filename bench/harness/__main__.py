@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import math
 import os
 import statistics
 import sys
@@ -197,16 +198,20 @@ def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for key, first in runs[0].items():
         values = [run.get(key) for run in runs]
-        # A repetition may lack a figure (no job started in its window): the median is
-        # over the repetitions that have it.
-        numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool) and v == v]
         if isinstance(first, dict):
             merged[key] = _median([value for value in values if isinstance(value, dict)])
         elif isinstance(first, bool | str):
             merged[key] = first if len(set(map(repr, values))) == 1 else values
         else:
+            # A repetition may lack a figure (no job started in its window): the median is
+            # over the repetitions that have it.
+            numbers = [v for v in values if _is_figure(v)]
             merged[key] = statistics.median(numbers) if numbers else None
     return merged
+
+
+def _is_figure(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value)
 
 
 if __name__ == "__main__":

@@ -184,7 +184,6 @@ pub async fn run(client: &Client, args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A short id that makes this run's queue names unique.
 /// This run's id: the time (readable order in queue lists) and the process id, so bench
 /// processes started together against one cluster never share a queue.
 fn run_id() -> String {
