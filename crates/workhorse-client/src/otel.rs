@@ -138,17 +138,3 @@ pub(crate) fn continue_trace(span: &tracing::Span, parent: TraceParent<'_>) {
     // Fails only without an OpenTelemetry layer, when there is nothing to continue.
     let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote));
 }
-
-/// The current span as a `traceparent`, when an OpenTelemetry layer records it.
-pub(crate) fn current_traceparent() -> Option<String> {
-    let context = tracing::Span::current().context();
-    let span = context.span();
-    let span_context = span.span_context();
-    span_context.is_valid().then(|| {
-        workhorse_protocol::TraceParent::render(
-            span_context.trace_id(),
-            span_context.span_id(),
-            span_context.trace_flags().to_u8(),
-        )
-    })
-}

@@ -8,14 +8,24 @@ pub struct TraceParent<'a> {
 }
 
 impl TraceParent<'_> {
-    /// The version-00 `traceparent` text of a span: its trace id and span id (lowercase hex,
-    /// as OpenTelemetry's ids display) and its trace flags.
-    pub fn render(
-        trace_id: impl std::fmt::Display,
-        span_id: impl std::fmt::Display,
-        flags: u8,
-    ) -> String {
-        format!("00-{trace_id}-{span_id}-{flags:02x}")
+    /// The current tracing span as a version-00 `traceparent`, when an OpenTelemetry layer
+    /// records it (OpenTelemetry's ids display as lowercase hex).
+    #[cfg(feature = "otel")]
+    #[must_use]
+    pub fn current() -> Option<String> {
+        use opentelemetry::trace::TraceContextExt as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        let context = tracing::Span::current().context();
+        let span = context.span();
+        let span_context = span.span_context();
+        span_context.is_valid().then(|| {
+            format!(
+                "00-{}-{}-{:02x}",
+                span_context.trace_id(),
+                span_context.span_id(),
+                span_context.trace_flags().to_u8()
+            )
+        })
     }
 }
 

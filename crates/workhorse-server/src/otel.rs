@@ -9,7 +9,6 @@
 use crate::trace_context::TraceContext;
 use axum::http::HeaderMap;
 use opentelemetry::propagation::TextMapPropagator as _;
-use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
@@ -30,18 +29,4 @@ pub(crate) fn continue_request_trace(span: &tracing::Span, headers: &HeaderMap) 
     let parent = TraceContextPropagator::new().extract(&carrier);
     // Fails only without an OpenTelemetry layer, when there is nothing to continue.
     let _ = span.set_parent(parent);
-}
-
-/// The current span as a `traceparent`, when an OpenTelemetry layer records it.
-pub(crate) fn current_traceparent() -> Option<String> {
-    let context = tracing::Span::current().context();
-    let span = context.span();
-    let span_context = span.span_context();
-    span_context.is_valid().then(|| {
-        workhorse_protocol::TraceParent::render(
-            span_context.trace_id(),
-            span_context.span_id(),
-            span_context.trace_flags().to_u8(),
-        )
-    })
 }

@@ -30,7 +30,7 @@ impl<S: Send + Sync> FromRequestParts<S> for TraceContext {
         // An exported request span continues the caller's trace (or starts one): the job
         // stores it, so the job's span becomes the request's child.
         #[cfg(feature = "otel")]
-        if let Some(own) = crate::otel::current_traceparent() {
+        if let Some(own) = workhorse_protocol::TraceParent::current() {
             context.traceparent = Some(own);
         }
         Ok(context)

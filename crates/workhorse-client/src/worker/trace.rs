@@ -52,7 +52,7 @@ fn job_span(ctx: &JobContext) -> tracing::Span {
 /// exported (OpenTelemetry), else the running job's, if the caller runs inside a job.
 pub(crate) fn outgoing_traceparent() -> Option<String> {
     #[cfg(feature = "otel")]
-    if let Some(traceparent) = crate::otel::current_traceparent() {
+    if let Some(traceparent) = workhorse_protocol::TraceParent::current() {
         return Some(traceparent);
     }
     CURRENT_JOB
