@@ -5,8 +5,8 @@ use crate::{Engine, EngineError};
 use workhorse_core::queue::validate_queue_name;
 use workhorse_core::{Job, JobId, JobState, NewJob, Transition, limits};
 use workhorse_store::{
-    Inserted, JobCancelParams, JobInsertManyParams, JobListParams, JobPage, JobRedriveParams,
-    QueueInfo, QueueListParams, QueueUpdateParams, RedriveSelector,
+    CancelOutcome, Inserted, JobCancelParams, JobInsertManyParams, JobListParams, JobPage,
+    JobRedriveParams, QueueInfo, QueueListParams, QueueUpdateParams, RedriveSelector,
 };
 
 impl Engine {
@@ -67,7 +67,7 @@ impl Engine {
     pub async fn cancel(&self, id: JobId) -> Result<Job, EngineError> {
         let now = self.now();
         let params = JobCancelParams { now, id };
-        let job = self
+        let CancelOutcome { job, dependants } = self
             .write(self.inner.store.job_cancel(params))
             .await?
             .ok_or(EngineError::UnknownJob(id))?;
@@ -77,8 +77,8 @@ impl Engine {
             self.inner.metrics.cancelled(&job);
         }
         tracing::info!(job_id = %id, state = %job.state, "job cancel");
-        self.observe([&job]);
-        self.announce_dependants([&job]).await;
+        // The workflow jobs the same transaction unblocked or cancelled, as it reported them.
+        self.observe(std::iter::once(&job).chain(&dependants));
         Ok(job)
     }
 

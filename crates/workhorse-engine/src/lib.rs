@@ -37,8 +37,11 @@ pub use metrics::{EngineMetrics, StoreCounts, names as metric_names};
 pub use schedules::{DEFAULT_HISTORY, next_fires, schedule_invalid};
 pub use services::{Cleaner, FIRER_MAX_SLEEP, Rescuer, ScheduleFirer, Scheduler};
 pub use signal::{ANY_QUEUE, ReadyWaiter};
-pub use work::FetchSpec;
+pub use work::{FetchSpec, WorkerSpec};
 pub use workflows::WORKFLOW_FIELD;
+pub use workhorse_store::{
+    Ack, AckKind, AckOutcome, AckRefusal, Beat, HeartbeatOutcome, StoreError,
+};
 
 use signal::{FinishWaiters, ReadySignal, ScheduleHint};
 use std::collections::{BTreeSet, HashSet};
@@ -50,7 +53,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use workhorse_core::{Clock, Job, JobId, JobState, Timestamp};
-use workhorse_store::{Store, StoreError};
+use workhorse_store::{RescueOutcome, Store};
 
 /// The engine: a cheap-to-clone handle on the store, the clock and the wake-up signals.
 #[derive(Clone)]
@@ -269,13 +272,12 @@ impl Engine {
     }
 
     /// Announces jobs whose lease was taken back, counting each as a rescue, and the
-    /// workflow jobs that unblocked or cancelled in turn.
-    async fn rescued(&self, jobs: &[Job]) {
-        for job in jobs {
+    /// workflow jobs the same transaction unblocked or cancelled in turn.
+    fn rescued(&self, rescue: &RescueOutcome) {
+        for job in &rescue.jobs {
             self.inner.metrics.rescued(job);
         }
-        self.observe(jobs);
-        self.announce_dependants(jobs).await;
+        self.observe(rescue.jobs.iter().chain(&rescue.dependants));
     }
 
     fn is_limited(&self, queue: &str) -> bool {

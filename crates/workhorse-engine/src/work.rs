@@ -22,6 +22,32 @@ impl Drop for PruneOnDrop<'_> {
     }
 }
 
+/// Who takes work and from where, as checked once for every way a worker asks: an HTTP
+/// fetch ([`FetchSpec`]) and a WebSocket session's `hello`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerSpec {
+    /// The worker's name, recorded on its leases.
+    pub name: String,
+    /// The queues it takes jobs from: valid names, sorted, each once; never empty.
+    pub queues: Vec<String>,
+}
+
+impl WorkerSpec {
+    /// Checks the worker name and the queue names; no queue means `default`.
+    pub fn validated(name: String, mut queues: Vec<String>) -> Result<Self, EngineError> {
+        limits::check_name("worker", &name)?;
+        if queues.is_empty() {
+            queues.push(DEFAULT_QUEUE.to_owned());
+        }
+        for queue in &queues {
+            validate_queue_name(queue)?;
+        }
+        queues.sort();
+        queues.dedup();
+        Ok(WorkerSpec { name, queues })
+    }
+}
+
 /// What a worker asks of [`Engine::fetch`].
 #[derive(Debug, Clone)]
 pub struct FetchSpec {
@@ -36,17 +62,9 @@ pub struct FetchSpec {
 }
 
 impl FetchSpec {
-    /// Checks the limits and fills in the default queue.
-    fn validated(mut self) -> Result<Self, EngineError> {
-        limits::check_name("worker", &self.worker)?;
-        if self.queues.is_empty() {
-            self.queues.push(DEFAULT_QUEUE.to_owned());
-        }
-        for queue in &self.queues {
-            validate_queue_name(queue)?;
-        }
-        self.queues.sort();
-        self.queues.dedup();
+    /// Checks the worker (see [`WorkerSpec::validated`]) and the limits.
+    fn validated(self) -> Result<(WorkerSpec, u32, Duration), EngineError> {
+        let worker = WorkerSpec::validated(self.worker, self.queues)?;
         if !(1..=limits::MAX_FETCH).contains(&self.max) {
             return Err(invalid(
                 "max",
@@ -54,7 +72,7 @@ impl FetchSpec {
             ));
         }
         check_wait("wait_ms", self.wait)?;
-        Ok(self)
+        Ok((worker, self.max, self.wait))
     }
 }
 
@@ -84,12 +102,12 @@ impl Engine {
     /// The wait ends the moment a job becomes ready on one of the queues; a re-check every
     /// [`crate::EngineConfig::recheck`] covers what no signal announces (rate-limit windows).
     pub async fn fetch(&self, spec: FetchSpec) -> Result<Vec<Job>, EngineError> {
-        let spec = spec.validated()?;
-        let deadline = Instant::now() + spec.wait;
-        let mut waiter = self.ready_waiter(&spec.queues);
+        let (worker, max, wait) = spec.validated()?;
+        let deadline = Instant::now() + wait;
+        let mut waiter = self.ready_waiter(&worker.queues);
         loop {
             waiter.mark_seen();
-            let jobs = self.fetch_now(&spec.worker, &spec.queues, spec.max).await?;
+            let jobs = self.fetch_now(&worker.name, &worker.queues, max).await?;
             let now = Instant::now();
             if !jobs.is_empty() || now >= deadline {
                 return Ok(jobs);
@@ -103,7 +121,8 @@ impl Engine {
     }
 
     /// Leases up to `max` ready jobs of `queues` without waiting. The caller has validated
-    /// the names; worker sessions call this when their [`crate::ReadyWaiter`] fires.
+    /// the names ([`WorkerSpec::validated`]); worker sessions call this when their
+    /// [`crate::ReadyWaiter`] fires.
     pub async fn fetch_now(
         &self,
         worker: &str,
@@ -210,21 +229,19 @@ impl Engine {
             .collect();
         let now = self.now();
         let params = JobAckManyParams { now, acks };
-        let outcomes = self.write(self.inner.store.job_ack_many(params)).await?;
-        for (outcome, failed) in outcomes.iter().zip(failed) {
+        let acked = self.write(self.inner.store.job_ack_many(params)).await?;
+        for (outcome, failed) in acked.outcomes.iter().zip(failed) {
             if let AckOutcome::Applied(job) = outcome {
                 self.inner.metrics.acked(job, failed, now);
             }
         }
-        let applied = || {
-            outcomes.iter().filter_map(|outcome| match outcome {
-                AckOutcome::Applied(job) => Some(job),
-                AckOutcome::Refused(_) => None,
-            })
-        };
-        self.observe(applied());
-        self.announce_dependants(applied()).await;
-        Ok(outcomes)
+        let applied = acked.outcomes.iter().filter_map(|outcome| match outcome {
+            AckOutcome::Applied(job) => Some(job),
+            AckOutcome::Refused(_) => None,
+        });
+        // The workflow jobs the same transaction unblocked or cancelled, as it reported them.
+        self.observe(applied.chain(&acked.dependants));
+        Ok(acked.outcomes)
     }
 
     /// One completion or failure; a refusal is an error.
@@ -272,12 +289,12 @@ impl Engine {
                 worker: Some(worker.to_owned()),
                 limit: batch,
             };
-            let jobs = self
+            let rescue = self
                 .write(self.inner.store.job_rescue_expired(params))
                 .await?;
-            self.rescued(&jobs).await;
-            let done = jobs.len() < batch as usize;
-            all.extend(jobs);
+            self.rescued(&rescue);
+            let done = rescue.jobs.len() < batch as usize;
+            all.extend(rescue.jobs);
             if done {
                 break;
             }

@@ -1,5 +1,6 @@
-//! Workflows: enqueue a whole tree of jobs at once, read it back, cancel it; and announce
-//! the jobs a finished workflow job unblocked.
+//! Workflows: enqueue a whole tree of jobs at once, read it back, cancel it. (The jobs a
+//! finished workflow job unblocks or cancels come back from the store call that finished
+//! it; the engine announces them from there, without reading the store again.)
 
 use crate::{Engine, EngineError};
 use workhorse_core::workflow::compile;
@@ -65,26 +66,5 @@ impl Engine {
         tracing::info!(workflow_id = %id, cancelled = cancelled.len(), "workflow cancel");
         self.observe(cancelled);
         Ok(workflow)
-    }
-
-    /// Announces what finished workflow jobs did to their dependants in the store (which
-    /// did it in the same transaction): unblocked ones wake their queue's fetchers,
-    /// cancelled ones their result waiters. A read after the commit; if it fails, the
-    /// fetchers' periodic re-check still finds the jobs.
-    pub(crate) async fn announce_dependants<'a>(&self, jobs: impl IntoIterator<Item = &'a Job>) {
-        let parents: Vec<_> = jobs
-            .into_iter()
-            .filter(|job| job.workflow.is_some() && job.state.is_terminal())
-            .map(|job| job.id)
-            .collect();
-        if parents.is_empty() {
-            return;
-        }
-        match self.inner.store.job_dependants(parents).await {
-            Ok(dependants) => {
-                self.observe(dependants.iter().filter(|j| j.state != JobState::Waiting));
-            }
-            Err(err) => tracing::warn!(error = %err, "reading unblocked jobs failed"),
-        }
     }
 }

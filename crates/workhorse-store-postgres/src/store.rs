@@ -9,11 +9,11 @@ use crate::ops::{
 use async_trait::async_trait;
 use workhorse_core::{Job, JobId, Timestamp, WorkflowId};
 use workhorse_store::{
-    AckOutcome, HeartbeatOutcome, Inserted, JobAckManyParams, JobCancelParams,
+    AckManyOutcome, CancelOutcome, HeartbeatOutcome, Inserted, JobAckManyParams, JobCancelParams,
     JobDeleteFinishedParams, JobFetchParams, JobHeartbeatManyParams, JobInsertManyParams,
     JobListParams, JobPage, JobPromoteDueParams, JobRedriveParams, JobReleaseManyParams,
-    JobRescueParams, PromoteOutcome, QueueInfo, QueueListParams, QueueUpdateParams, Store,
-    StoreError,
+    JobRescueParams, PromoteOutcome, QueueInfo, QueueListParams, QueueUpdateParams, RescueOutcome,
+    Store, StoreError,
 };
 use workhorse_store::{
     Fire, Schedule, ScheduleFireDueParams, ScheduleHistoryParams, ScheduleSetPausedParams,
@@ -56,7 +56,7 @@ impl Store for PgStore {
         Ok(lease::heartbeat_many(&self.inner.db, &params).await?)
     }
 
-    async fn job_ack_many(&self, params: JobAckManyParams) -> Result<Vec<AckOutcome>, StoreError> {
+    async fn job_ack_many(&self, params: JobAckManyParams) -> Result<AckManyOutcome, StoreError> {
         Ok(lease::ack_many(&self.inner.db, params).await?)
     }
 
@@ -64,7 +64,10 @@ impl Store for PgStore {
         Ok(lease::release_many(&self.inner.db, &params).await?)
     }
 
-    async fn job_cancel(&self, params: JobCancelParams) -> Result<Option<Job>, StoreError> {
+    async fn job_cancel(
+        &self,
+        params: JobCancelParams,
+    ) -> Result<Option<CancelOutcome>, StoreError> {
         Ok(admin::cancel(&self.inner.db, &params).await?)
     }
 
@@ -83,7 +86,10 @@ impl Store for PgStore {
         Ok(time::next_due(&self.inner.db).await?)
     }
 
-    async fn job_rescue_expired(&self, params: JobRescueParams) -> Result<Vec<Job>, StoreError> {
+    async fn job_rescue_expired(
+        &self,
+        params: JobRescueParams,
+    ) -> Result<RescueOutcome, StoreError> {
         Ok(time::rescue_expired(&self.inner.db, &params).await?)
     }
 
@@ -166,9 +172,5 @@ impl Store for PgStore {
         params: WorkflowCancelParams,
     ) -> Result<Option<Workflow>, StoreError> {
         Ok(workflow::cancel(&self.inner.db, &params).await?)
-    }
-
-    async fn job_dependants(&self, parents: Vec<JobId>) -> Result<Vec<Job>, StoreError> {
-        Ok(workflow::dependants(&self.inner.db, &parents).await?)
     }
 }

@@ -104,7 +104,7 @@ async fn main() -> Result<(), BoxError> {
                     now: SystemClock.now(),
                     acks,
                 };
-                done += store.job_ack_many(params).await?.len();
+                done += store.job_ack_many(params).await?.outcomes.len();
             }
         }
     })

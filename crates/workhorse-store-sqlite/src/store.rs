@@ -8,11 +8,11 @@ use crate::ops::{
 use async_trait::async_trait;
 use workhorse_core::{Job, JobId, Timestamp, WorkflowId};
 use workhorse_store::{
-    AckOutcome, HeartbeatOutcome, Inserted, JobAckManyParams, JobCancelParams,
+    AckManyOutcome, CancelOutcome, HeartbeatOutcome, Inserted, JobAckManyParams, JobCancelParams,
     JobDeleteFinishedParams, JobFetchParams, JobHeartbeatManyParams, JobInsertManyParams,
     JobListParams, JobPage, JobPromoteDueParams, JobRedriveParams, JobReleaseManyParams,
-    JobRescueParams, PromoteOutcome, QueueInfo, QueueListParams, QueueUpdateParams, Store,
-    StoreError,
+    JobRescueParams, PromoteOutcome, QueueInfo, QueueListParams, QueueUpdateParams, RescueOutcome,
+    Store, StoreError,
 };
 use workhorse_store::{
     Fire, Schedule, ScheduleFireDueParams, ScheduleHistoryParams, ScheduleSetPausedParams,
@@ -56,7 +56,7 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn job_ack_many(&self, params: JobAckManyParams) -> Result<Vec<AckOutcome>, StoreError> {
+    async fn job_ack_many(&self, params: JobAckManyParams) -> Result<AckManyOutcome, StoreError> {
         self.writer
             .write(move |conn| lease::ack_many(conn, params))
             .await
@@ -68,7 +68,10 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn job_cancel(&self, params: JobCancelParams) -> Result<Option<Job>, StoreError> {
+    async fn job_cancel(
+        &self,
+        params: JobCancelParams,
+    ) -> Result<Option<CancelOutcome>, StoreError> {
         self.writer
             .write(move |conn| admin::cancel(conn, &params))
             .await
@@ -93,7 +96,10 @@ impl Store for SqliteStore {
         self.readers.read(time::next_due).await
     }
 
-    async fn job_rescue_expired(&self, params: JobRescueParams) -> Result<Vec<Job>, StoreError> {
+    async fn job_rescue_expired(
+        &self,
+        params: JobRescueParams,
+    ) -> Result<RescueOutcome, StoreError> {
         self.writer
             .write(move |conn| time::rescue_expired(conn, &params))
             .await
@@ -207,12 +213,6 @@ impl Store for SqliteStore {
     ) -> Result<Option<Workflow>, StoreError> {
         self.writer
             .write(move |conn| workflow::cancel(conn, &params))
-            .await
-    }
-
-    async fn job_dependants(&self, parents: Vec<JobId>) -> Result<Vec<Job>, StoreError> {
-        self.readers
-            .read(move |conn| workflow::dependants(conn, &parents))
             .await
     }
 }

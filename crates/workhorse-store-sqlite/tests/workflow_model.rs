@@ -128,7 +128,12 @@ async fn run(tree: Tree, policy: OnParentFailure) {
             })
             .await
             .expect("ack");
-        assert!(acked.iter().all(|a| matches!(a, AckOutcome::Applied(_))));
+        assert!(
+            acked
+                .outcomes
+                .iter()
+                .all(|a| matches!(a, AckOutcome::Applied(_)))
+        );
     }
     let workflow = store.workflow_get(id).await.expect("get").expect("exists");
     let expected = expected_states(&workflow, &outcomes);

@@ -40,8 +40,8 @@ pub use time::*;
 pub use workflow::*;
 
 use crate::{
-    Ack, AckKind, AckOutcome, JobAckManyParams, JobFetchParams, JobInsertManyParams,
-    JobPromoteDueParams, PromoteOutcome, Store,
+    Ack, AckKind, AckManyOutcome, AckOutcome, JobAckManyParams, JobFetchParams,
+    JobInsertManyParams, JobPromoteDueParams, PromoteOutcome, Store,
 };
 use std::time::Duration;
 use workhorse_core::retry::FailureReport;
@@ -119,6 +119,7 @@ macro_rules! conformance_tests {
             workflow_run_anyway_passes_null,
             workflow_unblock_later_keeps_run_at,
             workflow_job_cancel_cascades,
+            workflow_rescue_reports_dependants,
             workflow_cancel_cancels_unfinished_jobs,
             concurrent_chord_acks_unblock_callback_once,
         );
@@ -292,16 +293,25 @@ pub fn failure(kind: &str) -> FailureReport {
 
 /// Sends `acks` at `now`; every applied one must be a legal move out of `running`.
 pub async fn ack(store: &dyn Store, now: Timestamp, acks: Vec<Ack>) -> Vec<AckOutcome> {
-    let outcomes = store
+    ack_releasing(store, now, acks).await.outcomes
+}
+
+/// Sends `acks` at `now`, as [`ack`], and returns the dependants they released too: each
+/// a legal move out of `waiting`.
+pub async fn ack_releasing(store: &dyn Store, now: Timestamp, acks: Vec<Ack>) -> AckManyOutcome {
+    let acked = store
         .job_ack_many(JobAckManyParams { now, acks })
         .await
         .expect("ack");
-    for outcome in &outcomes {
+    for outcome in &acked.outcomes {
         if let AckOutcome::Applied(job) = outcome {
             assert_legal(JobState::Running, job);
         }
     }
-    outcomes
+    for job in &acked.dependants {
+        assert_legal(JobState::Waiting, job);
+    }
+    acked
 }
 
 /// The job of an applied ack.

@@ -72,24 +72,30 @@ pub trait Store: Send + Sync + 'static {
         params: JobHeartbeatManyParams,
     ) -> Result<Vec<Option<HeartbeatOutcome>>, StoreError>;
 
-    /// Completions and failures of running jobs, each guarded by its lease: `running →
-    /// succeeded` (Complete) for a result; for a failure, the transition
-    /// [`workhorse_core::retry::on_failure`] decides (Retry, Bury or Cancel). Each item
-    /// is settled on its own; a refused one does not stop the others. A finished job of a
-    /// workflow releases or cancels its dependants in the same transaction (see
-    /// [`workflow`](crate::Workflow)'s fan-in rule).
-    async fn job_ack_many(&self, params: JobAckManyParams) -> Result<Vec<AckOutcome>, StoreError>;
+    /// Completions and failures of running jobs, each guarded by its lease (the job is
+    /// `running` under the lease named; otherwise the ack is refused, `LeaseLost` or
+    /// `UnknownJob`, and changes nothing): `running → succeeded` (Complete) for a result; for
+    /// a failure, the transition [`workhorse_core::retry::on_failure`] decides (Retry, Bury
+    /// or Cancel). Each item is settled on its own; a refused one does not stop the others.
+    /// A finished job of a workflow releases or cancels its dependants in the same
+    /// transaction (see [`workflow`](crate::Workflow)'s fan-in rule); they are returned as
+    /// `dependants`, so the caller announces them without reading them again.
+    async fn job_ack_many(&self, params: JobAckManyParams) -> Result<AckManyOutcome, StoreError>;
 
     /// Running jobs handed back unstarted by their worker (graceful shutdown): `running →
     /// ready` (Release), the attempt not counted. Guarded by lease; returns the released jobs.
     async fn job_release_many(&self, params: JobReleaseManyParams) -> Result<Vec<Job>, StoreError>;
 
-    /// Cancel: `scheduled | ready → cancelled` at once; a `running` job gets
-    /// `cancel_requested` (its worker learns it on the next heartbeat and stops; the job
-    /// then becomes `cancelled`). `waiting → cancelled` too. `None` if the job does not
-    /// exist; a finished job is returned unchanged. Dependants of a job cancelled at once
-    /// follow their workflow's policy in the same transaction.
-    async fn job_cancel(&self, params: JobCancelParams) -> Result<Option<Job>, StoreError>;
+    /// Cancel: `scheduled | ready | waiting → cancelled` at once (guarded by that state); a
+    /// `running` job gets `cancel_requested` (guarded by `running`; its worker learns it on
+    /// the next heartbeat and stops; the job then becomes `cancelled`). `None` if the job
+    /// does not exist; a finished job is returned unchanged. Dependants of a job cancelled
+    /// at once follow their workflow's policy in the same transaction and are returned as
+    /// `dependants`.
+    async fn job_cancel(
+        &self,
+        params: JobCancelParams,
+    ) -> Result<Option<CancelOutcome>, StoreError>;
 
     /// Redrive: `dead | cancelled | expired → ready` (Redrive) with a fresh set of
     /// attempts, errors kept. By id or by filter; returns the redriven jobs.
@@ -108,12 +114,16 @@ pub trait Store: Send + Sync + 'static {
     async fn job_next_due(&self) -> Result<Option<Timestamp>, StoreError>;
 
     /// Lost leases: `running` jobs whose lease ended at or before `now` (or, with `worker`
-    /// set, every running job of that worker). Each follows
-    /// [`workhorse_core::retry::on_lease_lost`]: Rescue to `ready` with the attempt counted
-    /// and a `LeaseExpired`/`TimeLimitExceeded`/`WorkerLost` error recorded, Bury, or Cancel.
-    /// Dependants of a buried or cancelled workflow job follow their workflow's policy in the
-    /// same transaction.
-    async fn job_rescue_expired(&self, params: JobRescueParams) -> Result<Vec<Job>, StoreError>;
+    /// set, every running job of that worker), each guarded by `running` under the lease it
+    /// was found with. Each follows [`workhorse_core::retry::on_lease_lost`]: Rescue to
+    /// `ready` with the attempt counted and a `LeaseExpired`/`TimeLimitExceeded`/`WorkerLost`
+    /// error recorded, Bury, or Cancel. Dependants of a buried or cancelled workflow job
+    /// follow their workflow's policy in the same transaction and are returned as
+    /// `dependants`.
+    async fn job_rescue_expired(
+        &self,
+        params: JobRescueParams,
+    ) -> Result<RescueOutcome, StoreError>;
 
     /// Retention: deletes up to `limit` jobs that finished before `finished_before`.
     async fn job_delete_finished(&self, params: JobDeleteFinishedParams)
@@ -194,8 +204,4 @@ pub trait Store: Send + Sync + 'static {
         &self,
         params: WorkflowCancelParams,
     ) -> Result<Option<Workflow>, StoreError>;
-
-    /// The jobs that wait (or waited) on any of `parents`, in any state: what an engine reads
-    /// after a workflow job finished, to announce the dependants that became ready.
-    async fn job_dependants(&self, parents: Vec<JobId>) -> Result<Vec<Job>, StoreError>;
 }

@@ -116,6 +116,36 @@ pub enum AckOutcome {
     Refused(AckRefusal),
 }
 
+/// What [`crate::Store::job_ack_many`] did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AckManyOutcome {
+    /// One outcome per ack, in the order asked.
+    pub outcomes: Vec<AckOutcome>,
+    /// The workflow jobs the same transaction moved out of `waiting` (see
+    /// [`crate::Workflow`]'s fan-in rule), as they are after the commit.
+    pub dependants: Vec<Job>,
+}
+
+/// What [`crate::Store::job_cancel`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CancelOutcome {
+    /// The job as it is now: cancelled, flagged (`cancel_requested`) or unchanged.
+    pub job: Job,
+    /// The workflow jobs the same transaction moved out of `waiting` (see
+    /// [`crate::Workflow`]'s fan-in rule), as they are after the commit.
+    pub dependants: Vec<Job>,
+}
+
+/// What [`crate::Store::job_rescue_expired`] did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RescueOutcome {
+    /// The jobs whose lease was taken back, as they are now.
+    pub jobs: Vec<Job>,
+    /// The workflow jobs the same transaction moved out of `waiting` (see
+    /// [`crate::Workflow`]'s fan-in rule), as they are after the commit.
+    pub dependants: Vec<Job>,
+}
+
 /// Why an ack (or release) was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AckRefusal {

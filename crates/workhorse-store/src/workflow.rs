@@ -15,6 +15,10 @@
 //! - a parent ends **dead, cancelled or expired** under [`OnParentFailure::Cancel`]: each
 //!   dependant still `waiting` is cancelled, and so, transitively, are the jobs waiting on it.
 //!
+//! The jobs a transaction moves out of `waiting` this way (unblocked or cancelled) are its
+//! *dependants*: the store call that finished their parent returns them as they are after
+//! the commit, so the caller announces them without reading the store again.
+//!
 //! Because the count is decremented by a guarded update of the dependant's own row, two
 //! parents finishing at the same instant (two workers, two nodes) are serialized on that row:
 //! exactly one of them sees the count reach zero, so a chord callback is unblocked once.

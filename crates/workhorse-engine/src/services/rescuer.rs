@@ -28,10 +28,10 @@ impl Rescuer {
                 limit,
             };
             let store = &self.engine.inner.store;
-            let jobs = self.engine.write(store.job_rescue_expired(params)).await?;
-            self.engine.rescued(&jobs).await;
-            let full = jobs.len() >= limit as usize;
-            all.extend(jobs);
+            let rescue = self.engine.write(store.job_rescue_expired(params)).await?;
+            self.engine.rescued(&rescue);
+            let full = rescue.jobs.len() >= limit as usize;
+            all.extend(rescue.jobs);
             if !full {
                 return Ok(all);
             }

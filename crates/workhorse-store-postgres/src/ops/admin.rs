@@ -8,7 +8,7 @@ use crate::types::Ts;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::LazyLock;
 use workhorse_core::{Job, JobId, JobState, Transition};
-use workhorse_store::{JobCancelParams, JobRedriveParams, RedriveSelector};
+use workhorse_store::{CancelOutcome, JobCancelParams, JobRedriveParams, RedriveSelector};
 
 static LOCK_ONE: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {JOB_COLUMNS} FROM workhorse_jobs WHERE id = $1 FOR UPDATE"));
@@ -62,7 +62,10 @@ static REDRIVE_FILTER: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Cancels a waiting job at once, flags a running one, returns a finished one unchanged.
-pub(crate) async fn cancel(db: &Db, params: &JobCancelParams) -> Result<Option<Job>, Error> {
+pub(crate) async fn cancel(
+    db: &Db,
+    params: &JobCancelParams,
+) -> Result<Option<CancelOutcome>, Error> {
     let mut tx = db.pool.begin().await?;
     let Some(row) = sqlx::query(LOCK_ONE.as_str())
         .bind(params.id.0)
@@ -92,15 +95,15 @@ pub(crate) async fn cancel(db: &Db, params: &JobCancelParams) -> Result<Option<J
         finished.note(cancelled);
     }
     let job = changed.unwrap_or(job);
-    let unblocked = finished.apply(&mut tx, params.now).await?;
+    let dependants = finished.apply(&mut tx, params.now).await?;
     notify_ready(
         &mut tx,
         &db.channel,
-        unblocked.iter().map(String::as_str).collect(),
+        super::fan_in::ready_queues(&dependants),
     )
     .await?;
     tx.commit().await?;
-    Ok(Some(job))
+    Ok(Some(CancelOutcome { job, dependants }))
 }
 
 /// Redrives the selected jobs that are in a redrivable state; returns them in the order

@@ -13,6 +13,7 @@
 //! twice.
 
 use crate::error::Error;
+use crate::row::{JOB_COLUMNS, decode_all, job_columns_of};
 use crate::sql::{guard, quote};
 use crate::types::Ts;
 use sqlx::{PgConnection, Row};
@@ -57,14 +58,15 @@ static PARENT_RESULTS: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Unblock: `$1` ids, `$2` target states, `$3` args, `$4` `run_at`. Returns the queues.
+/// Unblock: `$1` ids, `$2` target states, `$3` args, `$4` `run_at`. Returns the jobs.
 static UNBLOCK: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE workhorse_jobs j SET state = u.state, args = u.args, run_at = u.run_at \
          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[]) \
              AS u(id, state, args, run_at) \
-         WHERE j.id = u.id AND j.{} AND j.pending_parents = 0 RETURNING j.queue, j.state",
-        guard(Transition::Unblock)
+         WHERE j.id = u.id AND j.{} AND j.pending_parents = 0 RETURNING {}",
+        guard(Transition::Unblock),
+        job_columns_of("j")
     )
 });
 
@@ -73,11 +75,19 @@ static CANCEL_DEPENDANTS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE workhorse_jobs SET state = {}, finished_at = $2 WHERE id IN \
          (SELECT job FROM workhorse_job_dependencies WHERE parent = ANY($1)) AND state = {} \
-         RETURNING id, workflow_id",
+         RETURNING {JOB_COLUMNS}",
         quote(Transition::Cancel.target()),
         quote(JobState::Waiting)
     )
 });
+
+/// The queues of `jobs` that hold a `ready` job: what a commit announces.
+pub(crate) fn ready_queues(jobs: &[Job]) -> BTreeSet<&str> {
+    jobs.iter()
+        .filter(|job| job.state == JobState::Ready)
+        .map(|job| job.queue.as_str())
+        .collect()
+}
 
 /// Jobs of workflows that reached a terminal state in the current transaction.
 #[derive(Debug, Default)]
@@ -96,13 +106,9 @@ impl Finished {
     }
 
     /// Applies the fan-in rule to every dependant, transitively for cancellations. Returns
-    /// the queues that gained ready jobs.
-    pub async fn apply(
-        self,
-        conn: &mut PgConnection,
-        now: Timestamp,
-    ) -> Result<BTreeSet<String>, Error> {
-        let mut ready = BTreeSet::new();
+    /// the dependants that left `waiting`, as they are now.
+    pub async fn apply(self, conn: &mut PgConnection, now: Timestamp) -> Result<Vec<Job>, Error> {
+        let mut moved = Vec::new();
         let mut pending = self.jobs;
         while !pending.is_empty() {
             let policies = policies(conn, &pending).await?;
@@ -122,13 +128,19 @@ impl Finished {
                 .execute(&mut *conn)
                 .await?;
             if !releasing.is_empty() {
-                ready.extend(count_down(conn, &releasing, now).await?);
+                moved.extend(count_down(conn, &releasing, now).await?);
             }
             if !cancelling.is_empty() {
-                pending = cancel_dependants(conn, &cancelling, now).await?;
+                let cancelled = cancel_dependants(conn, &cancelling, now).await?;
+                let mut next = Finished::default();
+                for job in &cancelled {
+                    next.note(job);
+                }
+                pending = next.jobs;
+                moved.extend(cancelled);
             }
         }
-        Ok(ready)
+        Ok(moved)
     }
 }
 
@@ -160,7 +172,7 @@ async fn count_down(
     conn: &mut PgConnection,
     parents: &[Uuid],
     now: Timestamp,
-) -> Result<Vec<String>, Error> {
+) -> Result<Vec<Job>, Error> {
     let counted: Vec<(Uuid, i32)> = sqlx::query_as(COUNT_DOWN.as_str())
         .bind(parents)
         .fetch_all(&mut *conn)
@@ -177,12 +189,8 @@ async fn count_down(
 }
 
 /// `waiting → ready` (`Unblock`), or `→ scheduled` (`UnblockLater`) while `run_at` is ahead,
-/// each with its parents' results written into its args.
-async fn unblock(
-    conn: &mut PgConnection,
-    ids: &[Uuid],
-    now: Timestamp,
-) -> Result<Vec<String>, Error> {
+/// each with its parents' results written into its args; returns the jobs unblocked.
+async fn unblock(conn: &mut PgConnection, ids: &[Uuid], now: Timestamp) -> Result<Vec<Job>, Error> {
     let mut results = parent_results(conn, ids).await?;
     let rows = sqlx::query(UNBLOCKING)
         .bind(ids)
@@ -212,18 +220,14 @@ async fn unblock(
         args.push(new_args.get().to_owned());
         run_at.push(Ts(at));
     }
-    let rows: Vec<(String, String)> = sqlx::query_as(UNBLOCK.as_str())
+    let rows = sqlx::query(UNBLOCK.as_str())
         .bind(targets)
         .bind(states)
         .bind(args)
         .bind(run_at)
         .fetch_all(&mut *conn)
         .await?;
-    Ok(rows
-        .into_iter()
-        .filter(|(_, state)| state == JobState::Ready.as_str())
-        .map(|(queue, _)| queue)
-        .collect())
+    Ok(decode_all(&rows)?.into_iter().map(|row| row.job).collect())
 }
 
 async fn parent_results(
@@ -242,18 +246,16 @@ async fn parent_results(
     Ok(results)
 }
 
+/// Cancels the waiting dependants of `parents`; returns them.
 async fn cancel_dependants(
     conn: &mut PgConnection,
     parents: &[Uuid],
     now: Timestamp,
-) -> Result<Vec<(Uuid, WorkflowId, JobState)>, Error> {
-    let rows: Vec<(Uuid, Option<Uuid>)> = sqlx::query_as(CANCEL_DEPENDANTS.as_str())
+) -> Result<Vec<Job>, Error> {
+    let rows = sqlx::query(CANCEL_DEPENDANTS.as_str())
         .bind(parents)
         .bind(Ts(now))
         .fetch_all(&mut *conn)
         .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, workflow)| Some((id, WorkflowId(workflow?), JobState::Cancelled)))
-        .collect())
+    Ok(decode_all(&rows)?.into_iter().map(|row| row.job).collect())
 }

@@ -1,7 +1,7 @@
 //! Leased jobs: heartbeats, acks (complete or fail) and releases, each guarded by its lease
 //! and batched: one statement carries every item of a call.
 
-use super::fan_in::Finished;
+use super::fan_in::{Finished, ready_queues};
 use super::settle::{Settlements, completed, runs_under, settled};
 use super::{Db, lock_jobs, notify_ready};
 use crate::error::Error;
@@ -14,8 +14,8 @@ use uuid::Uuid;
 use workhorse_core::retry::on_failure;
 use workhorse_core::{AttemptError, Job, JobId, JobState, Transition};
 use workhorse_store::{
-    AckKind, AckOutcome, AckRefusal, HeartbeatOutcome, JobAckManyParams, JobHeartbeatManyParams,
-    JobReleaseManyParams,
+    AckKind, AckManyOutcome, AckOutcome, AckRefusal, HeartbeatOutcome, JobAckManyParams,
+    JobHeartbeatManyParams, JobReleaseManyParams,
 };
 
 /// Extends leases (never past the job's time limit, as `Job::lease_deadline` rules) and
@@ -118,9 +118,9 @@ pub(crate) async fn heartbeat_many(
 }
 
 /// Settles each ack on its own: a refused one changes nothing and stops nothing.
-pub(crate) async fn ack_many(db: &Db, params: JobAckManyParams) -> Result<Vec<AckOutcome>, Error> {
+pub(crate) async fn ack_many(db: &Db, params: JobAckManyParams) -> Result<AckManyOutcome, Error> {
     if params.acks.is_empty() {
-        return Ok(Vec::new());
+        return Ok(AckManyOutcome::default());
     }
     let mut ids: Vec<Uuid> = params.acks.iter().map(|a| a.id.0).collect();
     ids.sort_unstable();
@@ -141,21 +141,19 @@ pub(crate) async fn ack_many(db: &Db, params: JobAckManyParams) -> Result<Vec<Ac
     let now = params.now;
     let mut settlements = Settlements::default();
     let outcomes = decide_acks(params, &mut jobs, &mut settlements)?;
-    let unblocked = settlements.apply(&mut tx, now).await?;
-    notify_ready(
-        &mut tx,
-        &db.channel,
-        unblocked.iter().map(String::as_str).collect(),
-    )
-    .await?;
+    let dependants = settlements.apply(&mut tx, now).await?;
+    notify_ready(&mut tx, &db.channel, ready_queues(&dependants)).await?;
     tx.commit().await?;
-    Ok(outcomes)
+    Ok(AckManyOutcome {
+        outcomes,
+        dependants,
+    })
 }
 
 /// The common case, results for distinct jobs: no decision needs the job first, so one
 /// lease-guarded statement completes them all; the dependants of completed workflow jobs
 /// follow in the same transaction.
-async fn complete_many(db: &Db, params: JobAckManyParams) -> Result<Vec<AckOutcome>, Error> {
+async fn complete_many(db: &Db, params: JobAckManyParams) -> Result<AckManyOutcome, Error> {
     let mut results = Vec::with_capacity(params.acks.len());
     for ack in &params.acks {
         if let AckKind::Complete { result } = &ack.kind {
@@ -178,13 +176,8 @@ async fn complete_many(db: &Db, params: JobAckManyParams) -> Result<Vec<AckOutco
     for job in done.values() {
         finished.note(job);
     }
-    let unblocked = finished.apply(&mut tx, params.now).await?;
-    notify_ready(
-        &mut tx,
-        &db.channel,
-        unblocked.iter().map(String::as_str).collect(),
-    )
-    .await?;
+    let dependants = finished.apply(&mut tx, params.now).await?;
+    notify_ready(&mut tx, &db.channel, ready_queues(&dependants)).await?;
     tx.commit().await?;
     let refused: Vec<Uuid> = params
         .acks
@@ -200,7 +193,7 @@ async fn complete_many(db: &Db, params: JobAckManyParams) -> Result<Vec<AckOutco
             .fetch_all(&db.pool)
             .await?
     };
-    Ok(params
+    let outcomes = params
         .acks
         .iter()
         .map(|a| match done.remove(&a.id) {
@@ -208,7 +201,11 @@ async fn complete_many(db: &Db, params: JobAckManyParams) -> Result<Vec<AckOutco
             None if existing.contains(&a.id.0) => AckOutcome::Refused(AckRefusal::LeaseLost),
             None => AckOutcome::Refused(AckRefusal::UnknownJob),
         })
-        .collect())
+        .collect();
+    Ok(AckManyOutcome {
+        outcomes,
+        dependants,
+    })
 }
 
 /// Decides every ack in order against the locked jobs, updating them as it goes so that a

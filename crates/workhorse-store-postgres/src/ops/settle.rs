@@ -109,14 +109,14 @@ impl Settlements {
     }
 
     /// Writes every decision, then applies the fan-in rule to the dependants of the workflow
-    /// jobs it finished; returns the queues that gained ready jobs that way. The jobs are
+    /// jobs it finished; returns the dependants that left `waiting` that way. The jobs are
     /// locked by the caller, so every guard holds; one that did not would mean a bug,
     /// reported as `Internal`.
     pub async fn apply(
         self,
         conn: &mut sqlx::PgConnection,
         now: Timestamp,
-    ) -> Result<std::collections::BTreeSet<String>, Error> {
+    ) -> Result<Vec<Job>, Error> {
         let (ids, leases, results) = self.complete;
         if !ids.is_empty() {
             let expected = ids.len() as u64;

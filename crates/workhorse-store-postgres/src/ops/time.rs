@@ -1,5 +1,6 @@
 //! Time-driven moves: promote and expire, the next wake time, lost leases, retention.
 
+use super::fan_in::ready_queues;
 use super::settle::{Settlements, settled};
 use super::{Db, notify_ready};
 use crate::error::Error;
@@ -9,9 +10,9 @@ use crate::types::Ts;
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
 use workhorse_core::retry::{LeaseLoss, on_lease_lost};
-use workhorse_core::{AttemptError, Job, JobState, Timestamp, Transition};
+use workhorse_core::{AttemptError, Timestamp, Transition};
 use workhorse_store::{
-    JobDeleteFinishedParams, JobPromoteDueParams, JobRescueParams, PromoteOutcome,
+    JobDeleteFinishedParams, JobPromoteDueParams, JobRescueParams, PromoteOutcome, RescueOutcome,
 };
 
 /// Expire waiting jobs past `expires_at`, soonest first: `$1` now, `$2` limit.
@@ -109,7 +110,10 @@ pub(crate) async fn next_due(db: &Db) -> Result<Option<Timestamp>, Error> {
 }
 
 /// Lost leases: each job follows [`on_lease_lost`], its loss recorded as the attempt's error.
-pub(crate) async fn rescue_expired(db: &Db, params: &JobRescueParams) -> Result<Vec<Job>, Error> {
+pub(crate) async fn rescue_expired(
+    db: &Db,
+    params: &JobRescueParams,
+) -> Result<RescueOutcome, Error> {
     let limit = i64::from(params.limit);
     let mut tx = db.pool.begin().await?;
     let rows = match &params.worker {
@@ -150,16 +154,15 @@ pub(crate) async fn rescue_expired(db: &Db, params: &JobRescueParams) -> Result<
         settlements.push(lease, &next)?;
         rescued.push(next);
     }
-    let unblocked = settlements.apply(&mut tx, params.now).await?;
-    let ready: BTreeSet<&str> = rescued
-        .iter()
-        .filter(|job| job.state == JobState::Ready)
-        .map(|job| job.queue.as_str())
-        .chain(unblocked.iter().map(String::as_str))
-        .collect();
+    let dependants = settlements.apply(&mut tx, params.now).await?;
+    let mut ready = ready_queues(&rescued);
+    ready.extend(ready_queues(&dependants));
     notify_ready(&mut tx, &db.channel, ready).await?;
     tx.commit().await?;
-    Ok(rescued)
+    Ok(RescueOutcome {
+        jobs: rescued,
+        dependants,
+    })
 }
 
 /// Deletes up to `limit` jobs that finished before the cutoff, oldest first; then folds the

@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::LazyLock;
 use uuid::Uuid;
 use workhorse_core::clock::truncate;
-use workhorse_core::{Job, JobId, JobState, Json, ResultPassing, Transition, WorkflowId, limits};
+use workhorse_core::{JobId, JobState, Json, ResultPassing, Transition, WorkflowId, limits};
 use workhorse_store::{Workflow, WorkflowCancelParams, WorkflowInsertParams, WorkflowMember};
 
 const INSERT_WORKFLOW: &str = "INSERT INTO workhorse_workflows \
@@ -49,13 +49,6 @@ static REQUEST_CANCEL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE workhorse_jobs SET cancel_requested = true WHERE workflow_id = $1 AND state = {}",
         quote(JobState::Running)
-    )
-});
-
-static DEPENDANTS: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT {JOB_COLUMNS} FROM workhorse_jobs WHERE id IN \
-         (SELECT job FROM workhorse_job_dependencies WHERE parent = ANY($1)) ORDER BY seq"
     )
 });
 
@@ -209,14 +202,4 @@ pub(crate) async fn cancel(
     let workflow = read(&mut tx, params.id).await?;
     tx.commit().await?;
     Ok(workflow)
-}
-
-/// The jobs that wait (or waited) on any of `parents`.
-pub(crate) async fn dependants(db: &Db, parents: &[JobId]) -> Result<Vec<Job>, Error> {
-    let ids: Vec<Uuid> = parents.iter().map(|id| id.0).collect();
-    let rows = sqlx::query(DEPENDANTS.as_str())
-        .bind(ids)
-        .fetch_all(&db.pool)
-        .await?;
-    Ok(decode_all(&rows)?.into_iter().map(|row| row.job).collect())
 }

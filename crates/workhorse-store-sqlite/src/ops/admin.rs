@@ -8,10 +8,13 @@ use crate::sql::SQL;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use workhorse_core::{Job, JobId, JobState, Transition};
-use workhorse_store::{JobCancelParams, JobRedriveParams, RedriveSelector};
+use workhorse_store::{CancelOutcome, JobCancelParams, JobRedriveParams, RedriveSelector};
 
 /// Cancels a waiting job at once, flags a running one, returns a finished one unchanged.
-pub(crate) fn cancel(conn: &Connection, params: &JobCancelParams) -> Result<Option<Job>, Error> {
+pub(crate) fn cancel(
+    conn: &Connection,
+    params: &JobCancelParams,
+) -> Result<Option<CancelOutcome>, Error> {
     let Some(job) = job_by_id(conn, params.id)? else {
         return Ok(None);
     };
@@ -27,10 +30,14 @@ pub(crate) fn cancel(conn: &Connection, params: &JobCancelParams) -> Result<Opti
     } else {
         None
     };
-    if let Some(cancelled) = changed.as_ref().filter(|j| j.state.is_terminal()) {
-        super::fan_in::finished(conn, cancelled, params.now)?;
-    }
-    Ok(Some(changed.unwrap_or(job)))
+    let dependants = match changed.as_ref().filter(|j| j.state.is_terminal()) {
+        Some(cancelled) => super::fan_in::finished(conn, cancelled, params.now)?,
+        None => Vec::new(),
+    };
+    Ok(Some(CancelOutcome {
+        job: changed.unwrap_or(job),
+        dependants,
+    }))
 }
 
 /// Redrives the selected jobs that are in a redrivable state; returns them.

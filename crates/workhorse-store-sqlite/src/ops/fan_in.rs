@@ -10,7 +10,7 @@
 use super::job_by_id;
 use crate::counts;
 use crate::error::Error;
-use crate::row::{Uuid16, micros, uuid_blob};
+use crate::row::{JOB_COLUMNS, Uuid16, decode, micros, uuid_blob};
 use crate::sql::{guard, quote};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::LazyLock;
@@ -44,11 +44,11 @@ static UNBLOCK: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Cancels waiting job `?1` (a parent failed under the `cancel` policy): `?2` now. Returns
-/// its queue, for the counts.
+/// the job (rare, so `RETURNING` costs nothing that matters here).
 static CANCEL_WAITING: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE jobs SET state = {}, finished_at = ?2 WHERE id = ?1 AND state = {} \
-         RETURNING queue",
+         RETURNING {JOB_COLUMNS}",
         quote(Transition::Cancel.target()),
         quote(JobState::Waiting)
     )
@@ -66,25 +66,28 @@ static PARENT_RESULTS: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// `job`, a job of a workflow, has just reached a terminal state: its dependants (and, for
-/// cancellations, theirs) follow the fan-in rule.
-pub(crate) fn finished(conn: &Connection, job: &Job, now: Timestamp) -> Result<(), Error> {
+/// cancellations, theirs) follow the fan-in rule. Returns those that left `waiting`, as they
+/// are now.
+pub(crate) fn finished(conn: &Connection, job: &Job, now: Timestamp) -> Result<Vec<Job>, Error> {
     let Some(workflow) = job.workflow else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let policy = policy_of(conn, workflow.0)?;
+    let mut moved = Vec::new();
     let mut finished = vec![(job.id, job.state)];
     while let Some((parent, state)) = finished.pop() {
         let counts_as_success =
             state == JobState::Succeeded || policy == OnParentFailure::RunAnyway;
         for child in dependants_of(conn, parent)? {
             if counts_as_success {
-                count_down(conn, child, parent, now)?;
-            } else if cancel_waiting(conn, child, now)? {
+                moved.extend(count_down(conn, child, parent, now)?);
+            } else if let Some(cancelled) = cancel_waiting(conn, child, now)? {
                 finished.push((child, JobState::Cancelled));
+                moved.push(cancelled);
             }
         }
     }
-    Ok(())
+    Ok(moved)
 }
 
 fn policy_of(conn: &Connection, workflow: Uuid) -> Result<OnParentFailure, Error> {
@@ -99,7 +102,7 @@ fn policy_of(conn: &Connection, workflow: Uuid) -> Result<OnParentFailure, Error
 }
 
 /// The ids of the jobs that wait (or waited) on `parent`.
-pub(crate) fn dependants_of(conn: &Connection, parent: JobId) -> Result<Vec<JobId>, Error> {
+fn dependants_of(conn: &Connection, parent: JobId) -> Result<Vec<JobId>, Error> {
     let mut stmt = conn.prepare_cached("SELECT job FROM job_dependencies WHERE parent = ?1")?;
     let ids = stmt
         .query_map([uuid_blob(&parent.0)], |row| row.get::<_, Uuid16>(0))?
@@ -108,29 +111,35 @@ pub(crate) fn dependants_of(conn: &Connection, parent: JobId) -> Result<Vec<JobI
     Ok(ids)
 }
 
-/// Counts `parent` finished for `child` (once per edge); unblocks `child` at zero.
-fn count_down(conn: &Connection, child: JobId, parent: JobId, now: Timestamp) -> Result<(), Error> {
+/// Counts `parent` finished for `child` (once per edge); unblocks `child` at zero and
+/// returns it.
+fn count_down(
+    conn: &Connection,
+    child: JobId,
+    parent: JobId,
+    now: Timestamp,
+) -> Result<Option<Job>, Error> {
     let edge = conn
         .prepare_cached(SETTLE_EDGE)?
         .execute(params![uuid_blob(&child.0), uuid_blob(&parent.0)])?;
     if edge == 0 {
-        return Ok(());
+        return Ok(None);
     }
     let left: Option<i64> = conn
         .prepare_cached(&COUNT_DOWN)?
         .query_row([uuid_blob(&child.0)], |row| row.get(0))
         .optional()?;
     if left == Some(0) {
-        unblock(conn, child, now)?;
+        return unblock(conn, child, now);
     }
-    Ok(())
+    Ok(None)
 }
 
 /// `waiting → ready` (`Unblock`), or `→ scheduled` (`UnblockLater`) while `run_at` is ahead,
-/// with the parents' results written into the args.
-fn unblock(conn: &Connection, id: JobId, now: Timestamp) -> Result<(), Error> {
-    let Some(job) = job_by_id(conn, id)? else {
-        return Ok(());
+/// with the parents' results written into the args; the job as it is then.
+fn unblock(conn: &Connection, id: JobId, now: Timestamp) -> Result<Option<Job>, Error> {
+    let Some(mut job) = job_by_id(conn, id)? else {
+        return Ok(None);
     };
     let args = match passing_of(conn, id)? {
         Some(passing) => args_with_results(&job.args, passing, &parent_results(conn, id)?)?,
@@ -147,10 +156,15 @@ fn unblock(conn: &Connection, id: JobId, now: Timestamp) -> Result<(), Error> {
         args.get(),
         micros(run_at),
     ])?;
-    if changed == 1 {
-        counts::moved(&job.queue, JobState::Waiting, transition.target());
+    if changed == 0 {
+        return Ok(None);
     }
-    Ok(())
+    counts::moved(&job.queue, JobState::Waiting, transition.target());
+    // The columns the update wrote: the job as stored, without reading it again.
+    job.state = transition.target();
+    job.args = args;
+    job.run_at = run_at;
+    Ok(Some(job))
 }
 
 fn passing_of(conn: &Connection, id: JobId) -> Result<Option<ResultPassing>, Error> {
@@ -172,14 +186,14 @@ fn parent_results(conn: &Connection, id: JobId) -> Result<Vec<Option<Json>>, Err
         .map_err(Error::from)
 }
 
-/// `waiting → cancelled`; whether the job was waiting.
-fn cancel_waiting(conn: &Connection, id: JobId, now: Timestamp) -> Result<bool, Error> {
-    let queue: Option<String> = conn
+/// `waiting → cancelled`; the job, if it was waiting.
+fn cancel_waiting(conn: &Connection, id: JobId, now: Timestamp) -> Result<Option<Job>, Error> {
+    let job = conn
         .prepare_cached(&CANCEL_WAITING)?
-        .query_row(params![uuid_blob(&id.0), micros(now)], |row| row.get(0))
+        .query_row(params![uuid_blob(&id.0), micros(now)], decode)
         .optional()?;
-    if let Some(queue) = &queue {
-        counts::moved(queue, JobState::Waiting, Transition::Cancel.target());
+    if let Some(job) = &job {
+        counts::moved(&job.queue, JobState::Waiting, job.state);
     }
-    Ok(queue.is_some())
+    Ok(job)
 }

@@ -9,7 +9,7 @@ use rusqlite::{Connection, Statement, params};
 use workhorse_core::retry::{FailureReport, on_failure};
 use workhorse_core::{AttemptError, Job, JobId, JobState, Json, LeaseId, Timestamp};
 use workhorse_store::{
-    Ack, AckKind, AckOutcome, AckRefusal, Beat, HeartbeatOutcome, JobAckManyParams,
+    Ack, AckKind, AckManyOutcome, AckOutcome, AckRefusal, Beat, HeartbeatOutcome, JobAckManyParams,
     JobHeartbeatManyParams, JobReleaseManyParams,
 };
 
@@ -58,29 +58,36 @@ fn heartbeat(
 pub(crate) fn ack_many(
     conn: &Connection,
     params: JobAckManyParams,
-) -> Result<Vec<AckOutcome>, Error> {
+) -> Result<AckManyOutcome, Error> {
     let mut rng = rand::rng();
     let mut completion = JobUpdate::new(conn, &SQL.complete)?;
     let now = params.now;
-    params
+    let mut dependants = Vec::new();
+    let outcomes = params
         .acks
         .into_iter()
         .map(|Ack { id, lease_id, kind }| match kind {
             AckKind::Complete { result } => {
-                complete(conn, &mut completion, id, lease_id, result.as_ref(), now)
+                let ack = (id, lease_id, result.as_ref());
+                complete(conn, &mut completion, ack, now, &mut dependants)
             }
-            AckKind::Fail(report) => fail(conn, id, lease_id, report, now, &mut rng),
+            AckKind::Fail(report) => {
+                fail(conn, (id, lease_id), report, now, &mut rng, &mut dependants)
+            }
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok(AckManyOutcome {
+        outcomes,
+        dependants,
+    })
 }
 
 fn complete(
     conn: &Connection,
     completion: &mut JobUpdate<'_>,
-    id: JobId,
-    lease: LeaseId,
-    result: Option<&Json>,
+    (id, lease, result): (JobId, LeaseId, Option<&Json>),
     now: Timestamp,
+    dependants: &mut Vec<Job>,
 ) -> Result<AckOutcome, Error> {
     let done = completion.run(
         id,
@@ -94,7 +101,7 @@ fn complete(
     )?;
     match done {
         Some(job) => {
-            super::fan_in::finished(conn, &job, now)?;
+            dependants.extend(super::fan_in::finished(conn, &job, now)?);
             Ok(AckOutcome::Applied(job))
         }
         None => refusal(conn, id),
@@ -103,11 +110,11 @@ fn complete(
 
 fn fail(
     conn: &Connection,
-    id: JobId,
-    lease: LeaseId,
+    (id, lease): (JobId, LeaseId),
     report: FailureReport,
     now: Timestamp,
     rng: &mut impl Rng,
+    dependants: &mut Vec<Job>,
 ) -> Result<AckOutcome, Error> {
     let Some(job) = job_by_id(conn, id)? else {
         return Ok(AckOutcome::Refused(AckRefusal::UnknownJob));
@@ -123,10 +130,12 @@ fn fail(
         message: report.message,
         traceback: report.traceback,
     };
-    Ok(match settle(conn, &job, lease, outcome, error, now)? {
-        Some(job) => AckOutcome::Applied(job),
-        None => AckOutcome::Refused(AckRefusal::LeaseLost),
-    })
+    Ok(
+        match settle(conn, &job, lease, outcome, error, now, dependants)? {
+            Some(job) => AckOutcome::Applied(job),
+            None => AckOutcome::Refused(AckRefusal::LeaseLost),
+        },
+    )
 }
 
 /// Whether `job` runs under `lease`: what [`on_failure`] assumes of the job it judges.

@@ -86,7 +86,7 @@ pub(crate) fn finished_at(state: JobState, now: Timestamp) -> Option<i64> {
 /// Carries out `outcome` for the running `job` under `lease`: its error recorded, its lease
 /// cleared, `run_at` and `finished_at` as the outcome's target state needs. `None` if the
 /// job no longer runs under that lease. A workflow job that finished here releases or
-/// cancels its dependants in the same transaction.
+/// cancels its dependants in the same transaction; they are added to `dependants`.
 pub(crate) fn settle(
     conn: &Connection,
     job: &Job,
@@ -94,6 +94,7 @@ pub(crate) fn settle(
     outcome: Outcome,
     error: AttemptError,
     now: Timestamp,
+    dependants: &mut Vec<Job>,
 ) -> Result<Option<Job>, Error> {
     let run_at = match outcome {
         Outcome::Retry { run_at } => run_at,
@@ -115,7 +116,7 @@ pub(crate) fn settle(
     if let Some(job) = &settled
         && job.state.is_terminal()
     {
-        fan_in::finished(conn, job, now)?;
+        dependants.extend(fan_in::finished(conn, job, now)?);
     }
     Ok(settled)
 }

@@ -9,9 +9,9 @@ use rusqlite::{Connection, params};
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
 use workhorse_core::retry::{LeaseLoss, on_lease_lost};
-use workhorse_core::{AttemptError, Job, JobState, Timestamp, Transition};
+use workhorse_core::{AttemptError, JobState, Timestamp, Transition};
 use workhorse_store::{
-    JobDeleteFinishedParams, JobPromoteDueParams, JobRescueParams, PromoteOutcome,
+    JobDeleteFinishedParams, JobPromoteDueParams, JobRescueParams, PromoteOutcome, RescueOutcome,
 };
 
 /// Running jobs whose lease ended by `?1`, soonest first; `?2` limit.
@@ -141,7 +141,7 @@ pub(crate) fn next_due(conn: &Connection) -> Result<Option<Timestamp>, Error> {
 pub(crate) fn rescue_expired(
     conn: &Connection,
     params: &JobRescueParams,
-) -> Result<Vec<Job>, Error> {
+) -> Result<RescueOutcome, Error> {
     let candidates = if let Some(worker) = &params.worker {
         let mut stmt = conn.prepare_cached(&OF_WORKER)?;
         let rows = stmt.query_map(params![worker, params.limit], decode)?;
@@ -152,6 +152,7 @@ pub(crate) fn rescue_expired(
         rows.collect::<Result<Vec<_>, _>>()?
     };
     let mut rescued = Vec::with_capacity(candidates.len());
+    let mut dependants = Vec::new();
     for job in candidates {
         let Some(lease) = job.lease.as_ref().map(|l| l.id) else {
             continue;
@@ -168,9 +169,21 @@ pub(crate) fn rescue_expired(
             traceback: None,
         };
         let outcome = on_lease_lost(&job);
-        rescued.extend(settle(conn, &job, lease, outcome, error, params.now)?);
+        let settled = settle(
+            conn,
+            &job,
+            lease,
+            outcome,
+            error,
+            params.now,
+            &mut dependants,
+        )?;
+        rescued.extend(settled);
     }
-    Ok(rescued)
+    Ok(RescueOutcome {
+        jobs: rescued,
+        dependants,
+    })
 }
 
 /// Deletes up to `limit` jobs that finished before the cutoff, oldest first.

@@ -1,14 +1,12 @@
-//! Workflows: insert one whole, read one back, cancel one, and read a job's dependants.
+//! Workflows: insert one whole, read one back, cancel one.
 
-use super::fan_in::dependants_of;
 use super::insert::{INSERT, insert_row};
-use super::job_by_id;
 use crate::counts;
 use crate::error::{Error, invalid};
 use crate::row::{JOB_COLUMNS, Micros, Uuid16, decode, micros, uuid_blob};
 use crate::sql::SQL;
 use rusqlite::{Connection, OptionalExtension, params};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::LazyLock;
 use workhorse_core::{Job, JobId, JobState, Json, ResultPassing, WorkflowId, limits};
 use workhorse_store::{Workflow, WorkflowCancelParams, WorkflowInsertParams, WorkflowMember};
@@ -160,20 +158,4 @@ pub(crate) fn cancel(
         };
     }
     get(conn, params.id)
-}
-
-/// The jobs that wait (or waited) on any of `parents`, each once.
-pub(crate) fn dependants(conn: &Connection, parents: &[JobId]) -> Result<Vec<Job>, Error> {
-    let mut seen = BTreeSet::new();
-    let mut jobs = Vec::new();
-    for parent in parents {
-        for child in dependants_of(conn, *parent)? {
-            if seen.insert(child)
-                && let Some(job) = job_by_id(conn, child)?
-            {
-                jobs.push(job);
-            }
-        }
-    }
-    Ok(jobs)
 }

@@ -12,6 +12,7 @@ async fn cancel(store: &dyn Store, now: Timestamp, id: JobId) -> Option<Job> {
         .job_cancel(JobCancelParams { now, id })
         .await
         .expect("cancel")
+        .map(|cancelled| cancelled.job)
 }
 
 async fn redrive(store: &dyn Store, now: Timestamp, selector: RedriveSelector) -> Vec<Job> {

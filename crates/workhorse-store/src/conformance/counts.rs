@@ -125,6 +125,7 @@ async fn cancel(store: &dyn Store, now: Timestamp, job: &Job) -> Job {
         .await
         .expect("cancel")
         .expect("the job exists")
+        .job
 }
 
 async fn rescue(store: &dyn Store, now: Timestamp, worker: Option<&str>) -> Vec<Job> {
@@ -136,6 +137,7 @@ async fn rescue(store: &dyn Store, now: Timestamp, worker: Option<&str>) -> Vec<
         })
         .await
         .expect("rescue")
+        .jobs
 }
 
 /// Every move of a job between states (and in and out of the store) changes the counts of

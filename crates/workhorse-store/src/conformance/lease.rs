@@ -42,6 +42,7 @@ async fn cancel(store: &dyn Store, now: Timestamp, id: JobId) -> Option<Job> {
         .job_cancel(JobCancelParams { now, id })
         .await
         .expect("cancel")
+        .map(|cancelled| cancelled.job)
 }
 
 /// A heartbeat extends the lease, never past the time limit, and records progress.

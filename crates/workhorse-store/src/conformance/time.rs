@@ -26,7 +26,8 @@ async fn rescue(store: &dyn Store, now: Timestamp, worker: Option<&str>) -> Vec<
             limit: 1_000,
         })
         .await
-        .expect("rescue");
+        .expect("rescue")
+        .jobs;
     for job in &rescued {
         super::assert_legal(JobState::Running, job);
     }

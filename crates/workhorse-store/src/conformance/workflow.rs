@@ -1,10 +1,12 @@
 //! Workflows: jobs waiting on parent jobs, the fan-in rule, cancelling a workflow.
 
 use super::{
-    DEFAULT, ack, applied, assert_transition, at, complete, fail, failure, fetch, get, job_in,
-    json, t0,
+    DEFAULT, ack, ack_releasing, applied, assert_transition, at, complete, fail, failure, fetch,
+    get, job_in, json, t0,
 };
-use crate::{JobCancelParams, Store, Workflow, WorkflowCancelParams, WorkflowInsertParams};
+use crate::{
+    JobCancelParams, JobRescueParams, Store, Workflow, WorkflowCancelParams, WorkflowInsertParams,
+};
 use workhorse_core::workflow::compile;
 use workhorse_core::{
     Job, JobId, JobState, OnParentFailure, Step, Timestamp, Transition, WorkflowId,
@@ -59,12 +61,19 @@ pub async fn job_of(store: &dyn Store, workflow: &Workflow, task: &str) -> Job {
 
 /// Fetches the ready job running `task` and completes it with `result`.
 pub async fn run_to_success(store: &dyn Store, now: Timestamp, task: &str, result: &str) -> Job {
+    run_releasing(store, now, task, result).await.0
+}
+
+/// As [`run_to_success`]; also returns the dependants the completion released.
+async fn run_releasing(
+    store: &dyn Store,
+    now: Timestamp,
+    task: &str,
+    result: &str,
+) -> (Job, Vec<Job>) {
     let running = fetch_task(store, now, task).await;
-    applied(
-        ack(store, now, vec![complete(&running, Some(result))])
-            .await
-            .remove(0),
-    )
+    let mut acked = ack_releasing(store, now, vec![complete(&running, Some(result))]).await;
+    (applied(acked.outcomes.remove(0)), acked.dependants)
 }
 
 /// Fetches ready jobs until the one running `task`; the others fetched are handed back.
@@ -101,8 +110,13 @@ pub async fn workflow_chain_passes_results_on(store: &dyn Store) {
     let b = job_of(store, &workflow, "b").await;
     assert_eq!(workflow.member(b.id).map(|m| m.parents.len()), Some(1));
 
-    run_to_success(store, at(1), "a", r#"{"n":1}"#).await;
+    let (_, released) = run_releasing(store, at(1), "a", r#"{"n":1}"#).await;
     let b_now = get(store, b.id).await;
+    assert_eq!(
+        released,
+        std::slice::from_ref(&b_now),
+        "the ack reports what it unblocked"
+    );
     assert_transition(Transition::Unblock, JobState::Waiting, &b_now);
     assert_eq!(b_now.args.get(), r#"[{"n":1}]"#);
     assert_eq!(b_now.run_at, at(1), "unblocked jobs are ready from now");
@@ -122,30 +136,35 @@ pub async fn workflow_chain_passes_results_on(store: &dyn Store) {
 }
 
 /// A chord: the callback waits for every member, however they finish, and receives their
-/// results in group order.
+/// results in group order; only the last member's ack reports it released.
 pub async fn workflow_chord_callback_gets_results_in_order(store: &dyn Store) {
     let tree = Step::Chord {
         group: vec![step("m0"), step("m1"), step("m2")],
         callback: Box::new(step("cb")),
     };
     let workflow = insert_workflow(store, t0(), tree, OnParentFailure::Cancel).await;
+    let mut released = Vec::new();
     for (i, task) in ["m2", "m0", "m1"].into_iter().enumerate() {
         assert_eq!(
             job_of(store, &workflow, "cb").await.state,
             JobState::Waiting
         );
-        run_to_success(store, at(i as u64 + 1), task, &format!("\"{task}\"")).await;
+        assert!(
+            released.is_empty(),
+            "nothing released before the last member"
+        );
+        let now = at(i as u64 + 1);
+        released = run_releasing(store, now, task, &format!("\"{task}\""))
+            .await
+            .1;
     }
     let callback = job_of(store, &workflow, "cb").await;
     assert_transition(Transition::Unblock, JobState::Waiting, &callback);
     assert_eq!(callback.args.get(), r#"[["m0","m1","m2"]]"#);
-    let dependants = store
-        .job_dependants(vec![workflow.jobs[0].job.id])
-        .await
-        .expect("dependants");
     assert_eq!(
-        dependants.iter().map(|j| j.id).collect::<Vec<_>>(),
-        [callback.id]
+        released,
+        [callback],
+        "the last ack reports the callback as stored"
     );
 }
 
@@ -154,17 +173,22 @@ pub async fn workflow_failed_parent_cancels_dependants(store: &dyn Store) {
     let tree = Step::Chain(vec![step("a"), step("b"), step("c")]);
     let workflow = insert_workflow(store, t0(), tree, OnParentFailure::Cancel).await;
     let running = fetch_task(store, at(1), "a").await;
-    let buried = applied(
-        ack(store, at(1), vec![fail(&running, failure("Boom"))])
-            .await
-            .remove(0),
-    );
+    let mut acked = ack_releasing(store, at(1), vec![fail(&running, failure("Boom"))]).await;
+    let buried = applied(acked.outcomes.remove(0));
     assert_eq!(buried.state, JobState::Dead);
+    let mut cancelled = Vec::new();
     for task in ["b", "c"] {
         let job = job_of(store, &workflow, task).await;
         assert_transition(Transition::Cancel, JobState::Waiting, &job);
         assert_eq!(job.finished_at, Some(at(1)));
+        cancelled.push(job);
     }
+    acked.dependants.sort_by_key(|job| job.id);
+    cancelled.sort_by_key(|job| job.id);
+    assert_eq!(
+        acked.dependants, cancelled,
+        "the ack reports both, transitively"
+    );
 }
 
 /// Under `run_anyway`, a dead parent counts as finished: its dependant runs and receives
@@ -208,7 +232,7 @@ pub async fn workflow_job_cancel_cascades(store: &dyn Store) {
         let tree = Step::Chain(vec![step("a"), step("b"), step("c")]);
         let workflow = insert_workflow(store, t0(), tree, policy).await;
         let b = job_of(store, &workflow, "b").await;
-        let cancelled = store
+        let outcome = store
             .job_cancel(JobCancelParams {
                 now: at(1),
                 id: b.id,
@@ -216,8 +240,13 @@ pub async fn workflow_job_cancel_cascades(store: &dyn Store) {
             .await
             .expect("cancel")
             .expect("exists");
-        assert_transition(Transition::Cancel, JobState::Waiting, &cancelled);
+        assert_transition(Transition::Cancel, JobState::Waiting, &outcome.job);
         let c = job_of(store, &workflow, "c").await;
+        assert_eq!(
+            outcome.dependants,
+            std::slice::from_ref(&c),
+            "the cancel reports what it moved"
+        );
         if policy == OnParentFailure::Cancel {
             assert_transition(Transition::Cancel, JobState::Waiting, &c);
         } else {
@@ -313,15 +342,42 @@ pub async fn concurrent_chord_acks_unblock_callback_once(store: &dyn Store) {
                 acks: vec![complete(&last_two[1], Some("1"))],
             }),
         );
-        a.expect("ack a");
-        b.expect("ack b");
+        let mut released = a.expect("ack a").dependants;
+        released.extend(b.expect("ack b").dependants);
         let callback = job_of(store, &workflow, "cb").await;
+        assert_eq!(
+            released,
+            std::slice::from_ref(&callback),
+            "one ack released it, round {round}"
+        );
         assert_eq!(callback.state, JobState::Ready, "round {round}");
         assert_eq!(callback.args.get(), "[[1,1,1,1,1,1]]", "round {round}");
         let fetched = fetch(store, now, &[DEFAULT], 10).await;
         assert_eq!(ids(&fetched), [callback.id], "the callback runs once");
         ack(store, now, vec![complete(&fetched[0], None)]).await;
     }
+}
+
+/// A workflow job whose lease is lost on its last attempt is buried; the rescue reports the
+/// dependants it cancelled in the same transaction.
+pub async fn workflow_rescue_reports_dependants(store: &dyn Store) {
+    let tree = Step::Chain(vec![step("a"), step("b")]);
+    let workflow = insert_workflow(store, t0(), tree, OnParentFailure::Cancel).await;
+    let running = fetch_task(store, at(1), "a").await;
+    let lease_end = running.lease.as_ref().expect("leased").expires_at;
+    let rescued = store
+        .job_rescue_expired(JobRescueParams {
+            now: lease_end,
+            worker: None,
+            limit: 10,
+        })
+        .await
+        .expect("rescue");
+    assert_eq!(ids(&rescued.jobs), [running.id]);
+    assert_transition(Transition::Bury, JobState::Running, &rescued.jobs[0]);
+    let b = job_of(store, &workflow, "b").await;
+    assert_transition(Transition::Cancel, JobState::Waiting, &b);
+    assert_eq!(rescued.dependants, [b]);
 }
 
 fn ids(jobs: &[Job]) -> Vec<JobId> {
