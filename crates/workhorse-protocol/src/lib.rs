@@ -29,7 +29,7 @@ pub use trace::TraceParent;
 pub use worker::{
     AckItem, AckOutcomeView, AckRequest, AckResponse, AckResult, ClientMessage, CompleteRequest,
     ErrorReport, FailRequest, FetchRequest, FetchResponse, FetchedJob, HeartbeatRequest,
-    HeartbeatResponse, JobLeaseRef, ServerMessage, WsBeat, WsBeatResult,
+    HeartbeatResponse, JobLeaseRef, ServerMessage, WsBeat, WsBeatResult, WsStep,
 };
 pub use workflows::{
     ChordStep, WorkflowJobView, WorkflowRequest, WorkflowState, WorkflowStep, WorkflowView,

@@ -1,3 +1,4 @@
+use crate::Problem;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use workhorse_core::retry::FailureReport;
@@ -135,15 +136,16 @@ pub struct FailRequest {
     pub retryable: Option<bool>,
 }
 
-impl FailRequest {
-    /// The failure as the retry policy reads it.
-    pub fn report(&self) -> FailureReport {
+impl ErrorReport {
+    /// The failure as the retry policy reads it, from the fail fields of the wire (`retry_in_ms`
+    /// and `retryable` beside `error`, in `POST /v1/jobs/{id}/fail` and in a `fail` ack).
+    pub fn into_failure(self, retry_in_ms: Option<u64>, retryable: Option<bool>) -> FailureReport {
         FailureReport {
-            kind: self.error.kind.clone(),
-            message: self.error.message.clone(),
-            traceback: self.error.traceback.clone(),
-            retry_in: self.retry_in_ms.map(crate::ms),
-            retryable: self.retryable.unwrap_or(true),
+            kind: self.kind,
+            message: self.message,
+            traceback: self.traceback,
+            retry_in: retry_in_ms.map(crate::ms),
+            retryable: retryable.unwrap_or(true),
         }
     }
 }
@@ -303,8 +305,34 @@ pub enum ServerMessage {
     Released {
         count: usize,
     },
-    /// The session broke a rule; the server closes it after this.
+    /// Something failed, as problem details. `retryable: false`: the session broke a rule
+    /// (or could not be opened) and the server closes it after this. `retryable: true`: the
+    /// store failed for a moment; the message named in `failed` changed nothing and may be
+    /// sent again, and the session (with every job it holds) stays open.
     Error {
-        message: String,
+        problem: Problem,
+        #[serde(default)]
+        retryable: bool,
+        /// What failed, when it was one step of the session.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failed: Option<WsStep>,
+        /// The jobs that step named (an ack's, a heartbeat's or a release's).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[schema(value_type = Vec<String>)]
+        jobs: Vec<JobId>,
     },
+}
+
+/// A step of a worker session that a [`ServerMessage::Error`] reports failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WsStep {
+    /// The worker's `heartbeat` message.
+    Heartbeat,
+    /// The worker's `ack` message: no result in it was recorded.
+    Ack,
+    /// The worker's `release` message: no job in it was handed back.
+    Release,
+    /// The server's own fetch of jobs to push; it tries again on the next signal.
+    Push,
 }

@@ -14,13 +14,17 @@
 //! | method not allowed | 405 |
 //! | store unavailable | 503 |
 //! | anything else (a bug) | 500 |
+//!
+//! A worker's WebSocket session is answered the same way, in an `error` frame
+//! ([`ApiError::frame`]): a broken protocol (no `hello`, a frame that is not a message) is a
+//! 400 and ends the session; a 503 is marked retryable and the session stays.
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use workhorse_core::JobId;
 use workhorse_core::job::InvalidJob;
-use workhorse_engine::EngineError;
-use workhorse_protocol::Problem;
-use workhorse_store::StoreError;
+use workhorse_engine::{EngineError, StoreError};
+use workhorse_protocol::{Problem, ServerMessage, WsStep};
 
 const PROBLEM_BASE: &str = "https://workhorse.dev/problems/";
 
@@ -110,6 +114,17 @@ impl ApiError {
         Self::new(status, "method-not-allowed", "Method not allowed", detail)
     }
 
+    /// 400: a worker session broke the protocol (no `hello`, a frame that is not a message).
+    pub fn protocol(detail: impl Into<String>) -> Self {
+        let status = StatusCode::BAD_REQUEST;
+        Self::new(
+            status,
+            "protocol-violation",
+            "Protocol violation",
+            detail.into(),
+        )
+    }
+
     /// 503: the store cannot serve now; retry later.
     pub fn unavailable(detail: impl Into<String>) -> Self {
         let status = StatusCode::SERVICE_UNAVAILABLE;
@@ -120,6 +135,22 @@ impl ApiError {
     pub fn internal(detail: impl Into<String>) -> Self {
         let status = StatusCode::INTERNAL_SERVER_ERROR;
         Self::new(status, "internal", "Internal error", detail.into())
+    }
+
+    /// Whether the same request may succeed later unchanged: the store could not serve now,
+    /// and nothing was changed.
+    pub fn is_retryable(&self) -> bool {
+        self.status == StatusCode::SERVICE_UNAVAILABLE
+    }
+
+    /// This error as a worker session's `error` frame about `step` and the jobs it named.
+    pub fn frame(&self, step: Option<WsStep>, jobs: Vec<JobId>) -> ServerMessage {
+        ServerMessage::Error {
+            problem: self.problem(),
+            retryable: self.is_retryable(),
+            failed: step,
+            jobs,
+        }
     }
 
     /// The problem document this error is answered with.

@@ -4,6 +4,7 @@
 //! Handlers are thin: they parse ([`extract`]), call the [`Engine`], and map the answer;
 //! every error becomes problem+json in one file ([`error`]).
 
+mod acks;
 pub mod auth;
 mod dashboard;
 pub mod error;

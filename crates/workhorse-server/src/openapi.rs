@@ -9,7 +9,7 @@ use workhorse_protocol::{
     BatchEnqueueResponse, ClientMessage, CompleteRequest, EnqueueRequest, ErrorReport, FailRequest,
     FetchRequest, FetchResponse, FetchedJob, HeartbeatRequest, HeartbeatResponse, JobLeaseRef,
     JobListResponse, JobView, Problem, QueueListResponse, QueuePatch, QueueView, RedriveRequest,
-    RedriveResponse, ServerMessage, WorkerListResponse, WorkerView, WsBeat, WsBeatResult,
+    RedriveResponse, ServerMessage, WorkerListResponse, WorkerView, WsBeat, WsBeatResult, WsStep,
 };
 use workhorse_protocol::{
     ChordStep, WorkflowJobView, WorkflowRequest, WorkflowState, WorkflowStep, WorkflowView,
@@ -42,7 +42,7 @@ use workhorse_protocol::{
         RedriveRequest, RedriveResponse, FetchRequest, FetchResponse, FetchedJob,
         HeartbeatRequest, HeartbeatResponse, CompleteRequest, FailRequest, ErrorReport,
         AckItem, AckRequest, AckResponse, AckResult, AckOutcomeView, JobLeaseRef, WsBeat,
-        WsBeatResult, ClientMessage, ServerMessage, QueueView, QueueListResponse, QueuePatch,
+        WsBeatResult, WsStep, ClientMessage, ServerMessage, QueueView, QueueListResponse, QueuePatch,
         WorkerListResponse, WorkerView, Problem, ScheduleRequest, ScheduleView,
         ScheduleUpsertResponse, ScheduleListResponse, FireView, WorkflowRequest, WorkflowStep,
         ChordStep, WorkflowView, WorkflowJobView, WorkflowState,

@@ -229,7 +229,9 @@ async fn garbage_gets_an_error_and_the_session_closes() {
         .await
         .expect("send");
     match hear(&mut socket).await {
-        Some(ServerMessage::Error { message }) => assert!(message.contains("dance"), "{message}"),
+        Some(ServerMessage::Error { problem, .. }) => {
+            assert!(problem.detail.contains("dance"), "{problem:?}");
+        }
         other => panic!("expected error, got {other:?}"),
     }
     assert!(hear(&mut socket).await.is_none(), "closed after the error");

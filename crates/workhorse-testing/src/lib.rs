@@ -5,8 +5,12 @@
 //!   port and data directory, that tests kill with `SIGKILL` and start again.
 //! - [`free_port`]: a loopback port nobody listens on.
 //! - [`wait_until`]: poll a condition until it holds or a deadline passes (never a bare sleep).
+//! - [`FaultyStore`]: a real store whose writes fail (`Unavailable`) while a test says so.
 
+mod faulty;
 pub mod postgres;
+
+pub use faulty::{FaultSwitch, FaultyStore};
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};

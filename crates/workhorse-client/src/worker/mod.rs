@@ -29,7 +29,9 @@
 //! progress; acks are batched (a full batch at once, otherwise within about 1 ms). When the
 //! socket drops, the worker reconnects with backoff; running tasks go on, and their
 //! outcomes are sent on the next session (the server refuses those whose lease it took
-//! back, and they are dropped).
+//! back, and they are dropped). Acks and releases the server could not record for a moment
+//! (a retryable `error`: its store was unavailable) are sent again with backoff on the same
+//! session, which keeps its jobs meanwhile.
 
 mod context;
 mod error;

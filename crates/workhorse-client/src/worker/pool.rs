@@ -9,9 +9,14 @@
 //! each such task's exit grants one more. Its unstarted jobs are handed back by the next
 //! session; outcomes not sent yet are sent there (the server refuses those whose lease is
 //! gone, and they are dropped).
+//!
+//! Outcomes and releases are kept until the server answers them: a batch the server could
+//! not record for a moment (a retryable `error`) is sent again, and so is every batch a
+//! lost session left unanswered.
 
 use super::context::{JobContext, StopReason};
 use std::collections::{HashMap, VecDeque};
+use std::mem;
 use workhorse_core::JobId;
 use workhorse_protocol::{AckItem, FetchedJob, JobLeaseRef, WsBeat, WsBeatResult};
 
@@ -36,6 +41,12 @@ pub(crate) struct Pool {
     /// just ahead of its ack, so the job keeps the task's last word (`1.0, "done"`).
     final_beats: Vec<WsBeat>,
     to_release: Vec<JobLeaseRef>,
+    /// Ack batches sent and not yet answered, oldest first (the server answers in order).
+    acks_sent: VecDeque<Vec<AckItem>>,
+    /// Release batches sent and not yet answered, oldest first.
+    releases_sent: VecDeque<Vec<JobLeaseRef>>,
+    /// Releases the server could not record for a moment, to send again.
+    release_retry: Vec<JobLeaseRef>,
 }
 
 /// Whose slot a task that exited freed.
@@ -66,6 +77,9 @@ impl Pool {
             acks: Vec::new(),
             final_beats: Vec::new(),
             to_release: Vec::new(),
+            acks_sent: VecDeque::new(),
+            releases_sent: VecDeque::new(),
+            release_retry: Vec::new(),
         }
     }
 
@@ -101,6 +115,8 @@ impl Pool {
             && self.acks.is_empty()
             && self.final_beats.is_empty()
             && self.to_release.is_empty()
+            && self.unanswered() == 0
+            && self.release_retry.is_empty()
     }
 
     /// A heartbeat for every lease held, with fresh progress.
@@ -154,7 +170,7 @@ impl Pool {
 
     /// Heartbeats carrying the last progress of settled jobs; send before their acks.
     pub(crate) fn take_final_beats(&mut self) -> Vec<WsBeat> {
-        std::mem::take(&mut self.final_beats)
+        mem::take(&mut self.final_beats)
     }
 
     /// An outcome to send for a job that never started.
@@ -167,10 +183,61 @@ impl Pool {
         self.acks.len()
     }
 
-    /// Up to `max` outcomes to send, oldest first.
+    /// Up to `max` outcomes to send, oldest first; hand them back with
+    /// [`Pool::sent_acks`] once sent.
     pub(crate) fn take_acks(&mut self, max: usize) -> Vec<AckItem> {
         let take = self.acks.len().min(max);
         self.acks.drain(..take).collect()
+    }
+
+    /// An ack batch went out: kept until the server answers it.
+    pub(crate) fn sent_acks(&mut self, acks: Vec<AckItem>) {
+        self.acks_sent.push_back(acks);
+    }
+
+    /// The server answered the oldest ack batch (`acked`).
+    pub(crate) fn acks_answered(&mut self) {
+        self.acks_sent.pop_front();
+    }
+
+    /// The server could not record the oldest ack batch: it is sent again, ahead of newer
+    /// outcomes.
+    pub(crate) fn acks_failed(&mut self) {
+        if let Some(batch) = self.acks_sent.pop_front() {
+            self.acks.splice(0..0, batch);
+        }
+    }
+
+    /// A release batch went out: kept until the server answers it.
+    pub(crate) fn sent_release(&mut self, jobs: Vec<JobLeaseRef>) {
+        self.releases_sent.push_back(jobs);
+    }
+
+    /// The server answered the oldest release batch (`released`).
+    pub(crate) fn release_answered(&mut self) {
+        self.releases_sent.pop_front();
+    }
+
+    /// The server could not record the oldest release batch: it is sent again.
+    pub(crate) fn release_failed(&mut self) {
+        if let Some(batch) = self.releases_sent.pop_front() {
+            self.release_retry.extend(batch);
+        }
+    }
+
+    /// Releases to send again after the server could not record them.
+    pub(crate) fn take_release_retry(&mut self) -> Vec<JobLeaseRef> {
+        mem::take(&mut self.release_retry)
+    }
+
+    /// Ack and release batches sent and not yet answered.
+    pub(crate) fn unanswered(&self) -> usize {
+        self.acks_sent.len() + self.releases_sent.len()
+    }
+
+    /// Whether anything waits to be sent again.
+    pub(crate) fn has_retries(&self) -> bool {
+        !self.release_retry.is_empty()
     }
 
     /// The job's task exited: its slot is free.
@@ -189,7 +256,7 @@ impl Pool {
 
     /// Every job held unstarted, and those a lost session left, to hand back.
     pub(crate) fn take_releases(&mut self) -> Vec<JobLeaseRef> {
-        let mut jobs = std::mem::take(&mut self.to_release);
+        let mut jobs = mem::take(&mut self.to_release);
         jobs.extend(self.queued.drain(..).map(|ctx| lease_ref(&ctx)));
         jobs
     }
@@ -203,6 +270,13 @@ impl Pool {
 
     /// The session dropped (see the module docs).
     pub(crate) fn session_lost(&mut self) {
+        // Unanswered batches may or may not have been recorded: the next session sends them
+        // again (a recorded one is then refused and dropped).
+        let unanswered: Vec<AckItem> = self.acks_sent.drain(..).flatten().collect();
+        self.acks.splice(0..0, unanswered);
+        let releases = self.releases_sent.drain(..).flatten();
+        self.to_release.extend(releases);
+        self.to_release.append(&mut self.release_retry);
         let queued = self.queued.drain(..).map(|ctx| lease_ref(&ctx));
         self.to_release.extend(queued);
         for started in self.started.values_mut() {
@@ -298,5 +372,32 @@ mod tests {
         );
         assert_eq!(pool.take_acks(10).len(), 1, "the outcome is still sent");
         assert!(pool.is_idle());
+    }
+
+    #[test]
+    fn outcomes_are_kept_until_answered() {
+        let mut pool = Pool::new(2);
+        pool.push(vec![job(), job()]);
+        let (a, b) = (pool.start_next().expect("a"), pool.start_next().expect("b"));
+        pool.settle(a.id(), done(&a));
+        let first = pool.take_acks(10);
+        pool.sent_acks(first);
+        pool.settle(b.id(), done(&b));
+        pool.acks_failed();
+        let again: Vec<JobId> = pool.take_acks(10).iter().map(AckItem::id).collect();
+        assert_eq!(again, [a.id(), b.id()], "the failed batch goes first");
+        pool.sent_acks(vec![done(&a), done(&b)]);
+        pool.sent_release(vec![lease_ref(&a)]);
+        pool.release_failed();
+        assert_eq!(pool.take_release_retry().len(), 1);
+        assert_eq!(pool.unanswered(), 1);
+        pool.session_lost();
+        assert_eq!(pool.unanswered(), 0);
+        assert_eq!(
+            pool.take_acks(10).len(),
+            2,
+            "a lost session's acks are sent again"
+        );
+        pool.acks_answered();
     }
 }

@@ -11,12 +11,18 @@ use crate::error::ClientError;
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::time::{Instant, MissedTickBehavior};
-use workhorse_protocol::{AckOutcomeView, AckResult, ClientMessage, JobLeaseRef, ServerMessage};
+use workhorse_protocol::{
+    AckOutcomeView, AckResult, ClientMessage, JobLeaseRef, ServerMessage, WsStep,
+};
 
 /// Acks sent in one message at most; a full batch goes out at once.
 const ACK_BATCH: usize = 256;
 /// Longest an ack waits for others to share its message.
 const ACK_DELAY: Duration = Duration::from_millis(1);
+/// First wait before sending again what the server could not record for a moment.
+const RETRY_MIN: Duration = Duration::from_millis(50);
+/// Longest wait between such retries.
+const RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// How a session ended.
 pub(crate) enum End {
@@ -40,8 +46,10 @@ pub(crate) struct Session<'a> {
     socket: Socket,
     heartbeat: Duration,
     ack_due: Option<Instant>,
-    /// Acks and releases sent but not yet answered.
-    unanswered: usize,
+    /// Outcomes and releases wait until then after the server could not record them.
+    retry_at: Option<Instant>,
+    /// The wait before the next such retry (doubles up to [`RETRY_MAX`]).
+    retry_delay: Duration,
     /// Slots freed by tasks carried over from earlier sessions, to grant as credit.
     credit_owed: u32,
     draining: bool,
@@ -72,7 +80,8 @@ impl<'a> Session<'a> {
             socket,
             heartbeat,
             ack_due: None,
-            unanswered: 0,
+            retry_at: None,
+            retry_delay: RETRY_MIN,
             credit_owed: deferred_credit,
             draining: false,
             stopped: false,
@@ -105,7 +114,7 @@ impl<'a> Session<'a> {
                     Ok(())
                 }
                 () = stops.give_up.cancelled() => {
-                    tracing::warn!(unanswered = self.unanswered, "closing without the server's last answers");
+                    tracing::warn!(unanswered = self.parts.pool.unanswered(), "closing without the server's last answers");
                     break;
                 }
                 Some(event) = self.parts.events.recv() => self.on_events(event, stops).await,
@@ -173,6 +182,15 @@ impl<'a> Session<'a> {
 
     async fn flush_acks(&mut self) -> Result<(), ClientError> {
         self.ack_due = None;
+        if let Some(at) = self.retry_at {
+            if Instant::now() < at {
+                self.ack_due = Some(at);
+                return Ok(());
+            }
+            self.retry_at = None;
+            let jobs = self.parts.pool.take_release_retry();
+            self.release(jobs).await?;
+        }
         // The server handles a session's messages in order: this progress is stored
         // before the acks below finish the jobs.
         let beats = self.parts.pool.take_final_beats();
@@ -186,8 +204,13 @@ impl<'a> Session<'a> {
             if acks.is_empty() {
                 return Ok(());
             }
-            self.unanswered += acks.len();
-            self.socket.send(&ClientMessage::Ack { acks }).await?;
+            // Sent by reference and then kept, without a copy, until answered.
+            let message = ClientMessage::Ack { acks };
+            let sent = self.socket.send(&message).await;
+            if let ClientMessage::Ack { acks } = message {
+                self.parts.pool.sent_acks(acks);
+            }
+            sent?;
         }
     }
 
@@ -232,20 +255,45 @@ impl<'a> Session<'a> {
                 }
             }
             ServerMessage::Acked { results } => self.on_acked(&results),
-            ServerMessage::Released { .. } => self.unanswered = self.unanswered.saturating_sub(1),
+            ServerMessage::Released { .. } => self.parts.pool.release_answered(),
             ServerMessage::Welcome { .. } => {}
-            ServerMessage::Error { message } => {
-                return Err(ClientError::Session {
-                    url: self.parts.shared.url.clone(),
-                    reason: message,
+            ServerMessage::Error {
+                problem,
+                retryable: true,
+                failed,
+                jobs,
+            } => {
+                tracing::warn!(step = ?failed, jobs = jobs.len(), problem = %problem.detail, "the server could not record a step; sending it again");
+                self.retry_later(failed);
+            }
+            ServerMessage::Error { problem, .. } => {
+                return Err(ClientError::Api {
+                    status: problem.status,
+                    problem,
                 });
             }
         }
         Ok(())
     }
 
+    /// The server could not record `step` for a moment: its acks or releases go out again
+    /// after a backoff; a heartbeat goes out again on the next tick anyway, and the server
+    /// retries its own push.
+    fn retry_later(&mut self, step: Option<WsStep>) {
+        match step {
+            Some(WsStep::Ack) => self.parts.pool.acks_failed(),
+            Some(WsStep::Release) => self.parts.pool.release_failed(),
+            Some(WsStep::Heartbeat | WsStep::Push) | None => return,
+        }
+        let at = Instant::now() + self.retry_delay;
+        self.retry_delay = (self.retry_delay * 2).min(RETRY_MAX);
+        self.retry_at = Some(at);
+        self.ack_due = Some(at);
+    }
+
     fn on_acked(&mut self, results: &[AckResult]) {
-        self.unanswered = self.unanswered.saturating_sub(results.len());
+        self.parts.pool.acks_answered();
+        self.retry_delay = RETRY_MIN;
         for result in results {
             if result.outcome != AckOutcomeView::Applied {
                 // Expected after a lost lease: the job already runs again elsewhere.
@@ -266,8 +314,12 @@ impl<'a> Session<'a> {
         if jobs.is_empty() {
             return Ok(());
         }
-        self.unanswered += 1;
-        self.socket.send(&ClientMessage::Release { jobs }).await
+        let message = ClientMessage::Release { jobs };
+        let sent = self.socket.send(&message).await;
+        if let ClientMessage::Release { jobs } = message {
+            self.parts.pool.sent_release(jobs);
+        }
+        sent
     }
 
     /// Stops taking jobs: hands back the queued ones, lets running ones finish.
@@ -293,6 +345,8 @@ impl<'a> Session<'a> {
             let held = self.parts.pool.take_releases();
             self.release(held).await?;
         }
-        Ok(self.final_release && self.parts.pool.unsent_acks() == 0 && self.unanswered == 0)
+        let pool = &self.parts.pool;
+        let delivered = pool.unsent_acks() == 0 && pool.unanswered() == 0 && !pool.has_retries();
+        Ok(self.final_release && delivered)
     }
 }

@@ -56,7 +56,10 @@ impl Socket {
                     heartbeat: Duration::from_millis(heartbeat_ms.max(1)),
                 },
             )),
-            Some(ServerMessage::Error { message }) => Err(refused(400, &message)),
+            Some(ServerMessage::Error { problem, .. }) => Err(ClientError::Api {
+                status: problem.status,
+                problem,
+            }),
             Some(other) => Err(socket.error(&format!("expected a welcome, got {other:?}"))),
             None => Err(socket.error("the server closed the session before its welcome")),
         }
@@ -141,20 +144,16 @@ fn connect_error(base_url: &str, error: WsError) -> ClientError {
         .and_then(|body| serde_json::from_slice::<Problem>(body).ok());
     match problem {
         Some(problem) => ClientError::Api { status, problem },
-        None => refused(status, &format!("HTTP {status}")),
-    }
-}
-
-/// A refused session as problem details.
-fn refused(status: u16, message: &str) -> ClientError {
-    ClientError::Api {
-        status,
-        problem: Problem {
-            kind: "about:blank".to_owned(),
-            title: "Worker session refused".to_owned(),
+        // Not a Workhorse server (or a proxy in front of one): the status is all there is.
+        None => ClientError::Api {
             status,
-            detail: format!("the server refused the worker session: {message}"),
-            field: None,
+            problem: Problem {
+                kind: "about:blank".to_owned(),
+                title: "Worker session refused".to_owned(),
+                status,
+                detail: format!("the server refused the worker session: HTTP {status}"),
+                field: None,
+            },
         },
     }
 }

@@ -2,18 +2,17 @@
 //! Leases of HTTP workers end by expiry (the rescuer) when they stop heartbeating.
 
 use crate::AppState;
+use crate::acks;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, JobIdPath};
 use axum::Json;
 use axum::extract::State;
 use std::time::Duration;
-use workhorse_core::JobId;
-use workhorse_engine::{Engine, EngineError, FetchSpec};
+use workhorse_engine::FetchSpec;
 use workhorse_protocol::{
-    AckItem, AckOutcomeView, AckRequest, AckResponse, AckResult, CompleteRequest, FailRequest,
-    FetchRequest, FetchResponse, FetchedJob, HeartbeatRequest, HeartbeatResponse, JobView, Problem,
+    AckRequest, AckResponse, CompleteRequest, FailRequest, FetchRequest, FetchResponse, FetchedJob,
+    HeartbeatRequest, HeartbeatResponse, JobView, Problem,
 };
-use workhorse_store::{Ack, AckKind, AckOutcome, AckRefusal};
 
 /// Lease up to `max` ready jobs of `queues`, waiting up to `wait_ms` (long-poll) when none
 /// is ready. The wait ends the moment a job becomes ready.
@@ -80,13 +79,7 @@ pub(crate) async fn complete(
     JobIdPath(id): JobIdPath,
     ApiJson(request): ApiJson<CompleteRequest>,
 ) -> Result<Json<JobView>, ApiError> {
-    let ack = Ack {
-        id,
-        lease_id: request.lease_id,
-        kind: AckKind::Complete {
-            result: request.result,
-        },
-    };
+    let ack = acks::complete(id, request.lease_id, request.result);
     Ok(Json(state.engine.ack(ack).await?.into()))
 }
 
@@ -104,11 +97,13 @@ pub(crate) async fn fail(
     JobIdPath(id): JobIdPath,
     ApiJson(request): ApiJson<FailRequest>,
 ) -> Result<Json<JobView>, ApiError> {
-    let ack = Ack {
-        id,
-        lease_id: request.lease_id,
-        kind: AckKind::Fail(request.report()),
-    };
+    let FailRequest {
+        lease_id,
+        error,
+        retry_in_ms,
+        retryable,
+    } = request;
+    let ack = acks::fail(id, lease_id, error, retry_in_ms, retryable);
     Ok(Json(state.engine.ack(ack).await?.into()))
 }
 
@@ -123,59 +118,6 @@ pub(crate) async fn ack(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<AckRequest>,
 ) -> Result<Json<AckResponse>, ApiError> {
-    let results = ack_items(&state.engine, request.acks).await?;
+    let results = acks::settle(&state.engine, request.acks).await?;
     Ok(Json(AckResponse { results }))
-}
-
-/// Settles acks in one engine call; shared with the WebSocket session.
-pub(crate) async fn ack_items(
-    engine: &Engine,
-    items: Vec<AckItem>,
-) -> Result<Vec<AckResult>, EngineError> {
-    let ids: Vec<JobId> = items.iter().map(AckItem::id).collect();
-    let acks = items.into_iter().map(to_ack).collect();
-    let outcomes = engine.ack_many(acks).await?;
-    Ok(ids.into_iter().zip(outcomes).map(ack_result).collect())
-}
-
-fn to_ack(item: AckItem) -> Ack {
-    match item {
-        AckItem::Complete {
-            id,
-            lease_id,
-            result,
-        } => Ack {
-            id,
-            lease_id,
-            kind: AckKind::Complete { result },
-        },
-        AckItem::Fail {
-            id,
-            lease_id,
-            error,
-            retry_in_ms,
-            retryable,
-        } => {
-            let request = FailRequest {
-                lease_id,
-                error,
-                retry_in_ms,
-                retryable,
-            };
-            Ack {
-                id,
-                lease_id,
-                kind: AckKind::Fail(request.report()),
-            }
-        }
-    }
-}
-
-fn ack_result((id, outcome): (JobId, AckOutcome)) -> AckResult {
-    let (outcome, state) = match outcome {
-        AckOutcome::Applied(job) => (AckOutcomeView::Applied, Some(job.state)),
-        AckOutcome::Refused(AckRefusal::UnknownJob) => (AckOutcomeView::UnknownJob, None),
-        AckOutcome::Refused(AckRefusal::LeaseLost) => (AckOutcomeView::LeaseLost, None),
-    };
-    AckResult { id, outcome, state }
 }

@@ -33,7 +33,9 @@ pub(crate) async fn list(State(state): State<AppState>) -> Json<WorkerListRespon
 /// ack or release of a pushed job frees its slot. `heartbeat` → `heartbeat` results, `ack`
 /// → `acked`, `release` → `released`. When the socket closes, the worker's running jobs
 /// run again elsewhere at once (a `WorkerLost` error recorded). A message that breaks the
-/// protocol gets `error` and the session is closed.
+/// protocol gets `error` (problem details) and the session is closed. A step the store could
+/// not serve for a moment gets `error` with `retryable: true` and the step `failed`: nothing
+/// changed, the session and its jobs stay, and the worker sends the step again.
 #[utoipa::path(get, path = "/v1/workers/connect", tag = "workers",
     responses(
         (status = 101, description = "Switching to the WebSocket session (ClientMessage / ServerMessage frames)"),

@@ -1,21 +1,25 @@
 //! One worker's WebSocket session: credit-based push of ready jobs, heartbeats, acks and
 //! releases, and the rescue of its jobs when the socket goes away.
+//!
+//! Only a broken protocol (or the socket closing) ends a session. A step that fails because
+//! the store could not serve for a moment (an ack, a heartbeat, a release, the fetch of a
+//! push) is answered with a retryable `error` frame naming it; the session, and every job
+//! it holds, stay, and the worker sends the step again.
 
 use super::registry::{NewSession, Registration};
 use crate::AppState;
-use crate::routes::worker::ack_items;
+use crate::acks;
+use crate::error::ApiError;
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashSet;
 use std::time::Duration;
-use workhorse_core::queue::{DEFAULT_QUEUE, validate_queue_name};
 use workhorse_core::{JobId, limits};
-use workhorse_engine::{Engine, ReadyWaiter};
+use workhorse_engine::{Engine, EngineError, ReadyWaiter, WorkerSpec};
 use workhorse_protocol::{
-    ClientMessage, FetchedJob, JobLeaseRef, ServerMessage, WsBeat, WsBeatResult,
+    AckItem, ClientMessage, FetchedJob, JobLeaseRef, ServerMessage, WsBeat, WsStep,
 };
-use workhorse_store::Beat;
 
 type Sink = SplitSink<WebSocket, Message>;
 type Stream = SplitStream<WebSocket>;
@@ -33,7 +37,38 @@ enum End {
     /// rescuer takes back what it does not).
     Shutdown,
     /// The worker broke the protocol: told why, then treated as gone.
-    Refused(String),
+    Refused(Failure),
+}
+
+/// A step of the session that failed, and what the worker is told about it.
+struct Failure {
+    error: ApiError,
+    step: Option<WsStep>,
+    jobs: Vec<JobId>,
+}
+
+impl Failure {
+    /// The worker broke the protocol.
+    fn protocol(detail: impl Into<String>) -> Self {
+        Failure {
+            error: ApiError::protocol(detail),
+            step: None,
+            jobs: Vec::new(),
+        }
+    }
+
+    /// The engine refused or failed `step`, which named `jobs`.
+    fn of(step: WsStep, jobs: Vec<JobId>, error: EngineError) -> Self {
+        Failure {
+            error: error.into(),
+            step: Some(step),
+            jobs,
+        }
+    }
+
+    fn frame(&self) -> ServerMessage {
+        self.error.frame(self.step, self.jobs.clone())
+    }
 }
 
 /// Runs a session from the first frame to the last.
@@ -41,8 +76,8 @@ pub(super) async fn run(socket: WebSocket, state: AppState) {
     let (mut sink, mut stream) = socket.split();
     let mut session = match open(&state, &mut stream).await {
         Ok(session) => session,
-        Err(message) => {
-            refuse(&mut sink, message).await;
+        Err(failure) => {
+            refuse(&mut sink, &failure).await;
             return;
         }
     };
@@ -64,32 +99,30 @@ fn millis(duration: Duration) -> u64 {
 }
 
 /// Waits for `hello` and checks it.
-async fn open(state: &AppState, stream: &mut Stream) -> Result<Session, String> {
+async fn open(state: &AppState, stream: &mut Stream) -> Result<Session, Failure> {
     let hello = tokio::time::timeout(HELLO_TIMEOUT, next_message(stream))
         .await
-        .map_err(|_| format!("no hello within {} s", HELLO_TIMEOUT.as_secs()))?;
+        .map_err(|_| Failure::protocol(format!("no hello within {} s", HELLO_TIMEOUT.as_secs())))?;
     let Some(ClientMessage::Hello {
         worker,
-        mut queues,
+        queues,
         credit,
     }) = hello?
     else {
-        return Err("the first message must be hello".to_owned());
+        return Err(Failure::protocol("the first message must be hello"));
     };
-    limits::check_name("worker", &worker).map_err(|err| err.to_string())?;
-    if queues.is_empty() {
-        queues.push(DEFAULT_QUEUE.to_owned());
-    }
-    for queue in &queues {
-        validate_queue_name(queue).map_err(|err| err.to_string())?;
-    }
+    let spec = WorkerSpec::validated(worker, queues).map_err(|err| Failure {
+        error: err.into(),
+        step: None,
+        jobs: Vec::new(),
+    })?;
     let short = uuid::Uuid::new_v4().simple().to_string();
-    let worker_id = format!("{worker}-{}", &short[..8]);
+    let worker_id = format!("{}-{}", spec.name, &short[..8]);
     let capacity = credit.min(MAX_CREDIT);
     let registration = state.workers.register(&NewSession {
         worker_id: &worker_id,
-        name: &worker,
-        queues: &queues,
+        name: &spec.name,
+        queues: &spec.queues,
         credit: capacity,
         now: state.engine.now(),
     });
@@ -97,8 +130,8 @@ async fn open(state: &AppState, stream: &mut Stream) -> Result<Session, String> 
         engine: state.engine.clone(),
         shutdown: state.shutdown.clone(),
         worker_id,
-        waiter: state.engine.ready_waiter(&queues),
-        queues,
+        waiter: state.engine.ready_waiter(&spec.queues),
+        queues: spec.queues,
         capacity,
         registration,
         held: HashSet::new(),
@@ -107,34 +140,42 @@ async fn open(state: &AppState, stream: &mut Stream) -> Result<Session, String> 
 }
 
 /// The next protocol message, skipping pings; `None` when the socket closed.
-async fn next_message(stream: &mut Stream) -> Result<Option<ClientMessage>, String> {
+async fn next_message(stream: &mut Stream) -> Result<Option<ClientMessage>, Failure> {
     loop {
         match stream.next().await {
             None | Some(Err(_) | Ok(Message::Close(_))) => return Ok(None),
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
             Some(Ok(Message::Binary(_))) => {
-                return Err("binary frames are not part of the protocol; send JSON text".to_owned());
+                return Err(Failure::protocol(
+                    "binary frames are not part of the protocol; send JSON text",
+                ));
             }
             Some(Ok(Message::Text(text))) => {
                 return serde_json::from_str(text.as_str())
                     .map(Some)
-                    .map_err(|err| format!("not a valid message: {err}"));
+                    .map_err(|err| Failure::protocol(format!("not a valid message: {err}")));
             }
         }
     }
 }
 
 async fn send(sink: &mut Sink, message: &ServerMessage) -> Result<(), End> {
-    let text = serde_json::to_string(message).map_err(|err| End::Refused(err.to_string()))?;
+    let text = serde_json::to_string(message).map_err(|err| {
+        End::Refused(Failure {
+            error: ApiError::internal(err.to_string()),
+            step: None,
+            jobs: Vec::new(),
+        })
+    })?;
     sink.send(Message::Text(text.into()))
         .await
         .map_err(|_| End::Gone)
 }
 
 /// Tells the worker why, then closes.
-async fn refuse(sink: &mut Sink, message: String) {
-    tracing::info!(%message, "worker session refused");
-    let _ = send(sink, &ServerMessage::Error { message }).await;
+async fn refuse(sink: &mut Sink, failure: &Failure) {
+    tracing::info!(problem = ?failure.error.problem(), "worker session refused");
+    let _ = send(sink, &failure.frame()).await;
     let _ = sink.send(Message::Close(None)).await;
 }
 
@@ -157,7 +198,7 @@ struct Session {
 /// What woke the session loop.
 enum Wake {
     Shutdown,
-    Frame(Result<Option<ClientMessage>, String>),
+    Frame(Result<Option<ClientMessage>, Failure>),
     Ready,
 }
 
@@ -189,19 +230,32 @@ impl Session {
                     continue;
                 }
                 Wake::Frame(Ok(None)) => return End::Gone,
-                Wake::Frame(Err(message)) => return End::Refused(message),
-                Wake::Frame(Ok(Some(message))) => self.handle(message).await,
-            };
-            match reply {
-                Ok(Some(reply)) => {
-                    if let Err(end) = send(sink, &reply).await {
-                        return end;
+                Wake::Frame(Err(failure)) => return End::Refused(failure),
+                Wake::Frame(Ok(Some(message))) => match self.handle(message).await {
+                    Ok(reply) => reply,
+                    Err(failure) if failure.error.is_retryable() => {
+                        self.warn(&failure);
+                        Some(failure.frame())
                     }
-                }
-                Ok(None) => {}
-                Err(message) => return End::Refused(message),
+                    Err(failure) => return End::Refused(failure),
+                },
+            };
+            if let Some(reply) = reply
+                && let Err(end) = send(sink, &reply).await
+            {
+                return end;
             }
         }
+    }
+
+    fn warn(&self, failure: &Failure) {
+        tracing::warn!(
+            worker_id = %self.worker_id,
+            step = ?failure.step,
+            jobs = failure.jobs.len(),
+            problem = ?failure.error.problem(),
+            "worker session step failed; the worker is told to retry"
+        );
     }
 
     /// Leases as many ready jobs as free slots allow and pushes them.
@@ -217,8 +271,13 @@ impl Session {
             Ok(jobs) => jobs,
             Err(err) => {
                 // Retried on the next signal or re-check, not in a tight loop.
-                tracing::warn!(worker_id = %self.worker_id, error = %err, "session fetch failed");
                 self.want_fetch = false;
+                let failure = Failure::of(WsStep::Push, Vec::new(), err);
+                self.warn(&failure);
+                // Anything else is not the worker's doing, nor worth ending its session over.
+                if failure.error.is_retryable() {
+                    return send(sink, &failure.frame()).await;
+                }
                 return Ok(());
             }
         };
@@ -234,9 +293,9 @@ impl Session {
         send(sink, &ServerMessage::Jobs { jobs }).await
     }
 
-    async fn handle(&mut self, message: ClientMessage) -> Result<Option<ServerMessage>, String> {
+    async fn handle(&mut self, message: ClientMessage) -> Result<Option<ServerMessage>, Failure> {
         match message {
-            ClientMessage::Hello { .. } => Err("hello was already received".to_owned()),
+            ClientMessage::Hello { .. } => Err(Failure::protocol("hello was already received")),
             ClientMessage::Credit { n } => {
                 self.capacity = self.capacity.saturating_add(n).min(MAX_CREDIT);
                 self.registration.credit(self.capacity);
@@ -244,41 +303,23 @@ impl Session {
                 Ok(None)
             }
             ClientMessage::Heartbeat { beats } => self.heartbeat(beats).await.map(Some),
-            ClientMessage::Ack { acks } => {
-                let results = ack_items(&self.engine, acks)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                self.settled(results.iter().map(|result| result.id));
-                Ok(Some(ServerMessage::Acked { results }))
-            }
+            ClientMessage::Ack { acks } => self.ack(acks).await.map(Some),
             ClientMessage::Release { jobs } => self.release(jobs).await.map(Some),
         }
     }
 
-    async fn heartbeat(&mut self, beats: Vec<WsBeat>) -> Result<ServerMessage, String> {
+    async fn heartbeat(&mut self, beats: Vec<WsBeat>) -> Result<ServerMessage, Failure> {
         self.registration.heartbeat(self.engine.now());
         let ids: Vec<JobId> = beats.iter().map(|beat| beat.id).collect();
-        let beats = beats
-            .into_iter()
-            .map(|beat| Beat {
-                id: beat.id,
-                lease_id: beat.lease_id,
-                progress: beat.progress,
-            })
-            .collect();
-        let outcomes = self
-            .engine
-            .heartbeat_many(beats)
-            .await
-            .map_err(|err| err.to_string())?;
-        let results: Vec<WsBeatResult> = ids
+        let beats = beats.into_iter().map(acks::beat_of).collect();
+        let outcomes = match self.engine.heartbeat_many(beats).await {
+            Ok(outcomes) => outcomes,
+            Err(err) => return Err(Failure::of(WsStep::Heartbeat, ids, err)),
+        };
+        let results: Vec<_> = ids
             .into_iter()
             .zip(outcomes)
-            .map(|(id, outcome)| WsBeatResult {
-                id,
-                lease_expires_at: outcome.map(|o| o.lease_expires_at),
-                cancel_requested: outcome.is_some_and(|o| o.cancel_requested),
-            })
+            .map(|(id, outcome)| acks::beat_result(id, outcome))
             .collect();
         // A lost lease frees its slot: the worker is told to stop that job.
         let lost = results.iter().filter(|r| r.lease_expires_at.is_none());
@@ -286,14 +327,24 @@ impl Session {
         Ok(ServerMessage::Heartbeat { results })
     }
 
-    async fn release(&mut self, jobs: Vec<JobLeaseRef>) -> Result<ServerMessage, String> {
+    async fn ack(&mut self, acks: Vec<AckItem>) -> Result<ServerMessage, Failure> {
+        let ids: Vec<JobId> = acks.iter().map(AckItem::id).collect();
+        match acks::settle(&self.engine, acks).await {
+            Ok(results) => {
+                self.settled(ids);
+                Ok(ServerMessage::Acked { results })
+            }
+            Err(err) => Err(Failure::of(WsStep::Ack, ids, err)),
+        }
+    }
+
+    async fn release(&mut self, jobs: Vec<JobLeaseRef>) -> Result<ServerMessage, Failure> {
         let ids: Vec<JobId> = jobs.iter().map(|job| job.id).collect();
         let pairs = jobs.into_iter().map(|job| (job.id, job.lease_id)).collect();
-        let released = self
-            .engine
-            .release_many(pairs)
-            .await
-            .map_err(|err| err.to_string())?;
+        let released = match self.engine.release_many(pairs).await {
+            Ok(released) => released,
+            Err(err) => return Err(Failure::of(WsStep::Release, ids, err)),
+        };
         self.settled(ids);
         // A worker hands jobs back when it stops taking work (shutdown, or leftovers of a
         // lost session): push nothing more until it grants credit again, or the jobs it
@@ -325,7 +376,7 @@ impl Session {
                 tracing::info!(worker_id = %self.worker_id, "worker session closed by shutdown");
                 return;
             }
-            End::Refused(message) => refuse(sink, message).await,
+            End::Refused(failure) => refuse(sink, &failure).await,
             End::Gone => {}
         }
         tracing::info!(worker_id = %self.worker_id, held = self.held.len(), "worker disconnected");
