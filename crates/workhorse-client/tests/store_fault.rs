@@ -1,6 +1,6 @@
-//! A store that fails for a moment under a connected worker: its acks are refused as
-//! retryable while the fault is on, the worker keeps its one session (its jobs are not
-//! rescued) and sends them again, and every job runs exactly once.
+//! A store that fails for a moment under a connected worker (an injected fault over SQLite,
+//! or PostgreSQL stopped): its acks are refused as retryable meanwhile, the worker keeps its
+//! one session (its jobs are not rescued) and sends them again, and every job runs once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +13,10 @@ use workhorse_core::{JobId, JobState, SystemClock};
 use workhorse_engine::{Engine, EngineConfig};
 use workhorse_protocol::WorkerListResponse;
 use workhorse_server::ServerConfig;
+use workhorse_store::Store;
+use workhorse_store_postgres::PgStore;
 use workhorse_store_sqlite::SqliteStore;
+use workhorse_testing::postgres::TempPostgres;
 use workhorse_testing::{FaultSwitch, FaultyStore, wait_until};
 
 const JOBS: usize = 20;
@@ -29,18 +32,21 @@ impl Task for Gated {
     type Output = usize;
 }
 
-/// A server on a real socket over a SQLite store whose writes fail while the switch is on.
+/// A server on a real socket over `store`, whose writes fail while `fault` is on.
 struct Node {
     url: String,
     fault: FaultSwitch,
     shutdown: CancellationToken,
-    _dir: tempfile::TempDir,
 }
 
-async fn start() -> Node {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = SqliteStore::open(&dir.path().join("workhorse.db")).expect("sqlite");
-    let (store, fault) = FaultyStore::new(sqlite);
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+async fn start<S: Store>(store: S) -> Node {
+    let (store, fault) = FaultyStore::new(store);
     let config = EngineConfig::with_lease(LEASE);
     let engine = Engine::new(Arc::new(store), Arc::new(SystemClock), config);
     let shutdown = CancellationToken::new();
@@ -59,7 +65,6 @@ async fn start() -> Node {
         url,
         fault,
         shutdown,
-        _dir: dir,
     }
 }
 
@@ -74,9 +79,37 @@ async fn sessions(url: &str) -> Vec<String> {
     list.workers.into_iter().map(|w| w.worker_id).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_transient_store_failure_keeps_the_session_and_its_jobs() {
-    let node = start().await;
+/// The worker's tasks, held at a gate until the test opens it.
+struct Gate {
+    permits: Arc<Semaphore>,
+    started: Arc<AtomicUsize>,
+}
+
+impl Gate {
+    fn worker(&self, url: &str) -> Worker {
+        let (gate, started) = (Arc::clone(&self.permits), Arc::clone(&self.started));
+        Worker::builder(url)
+            .concurrency(JOBS)
+            .task::<Gated>(move |_ctx: JobContext, n: usize| {
+                let (gate, started) = (Arc::clone(&gate), Arc::clone(&started));
+                async move {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    let permit = gate.acquire().await;
+                    permit
+                        .map_err(|e| TaskError::new("GateClosed", e.to_string()))?
+                        .forget();
+                    Ok::<_, TaskError>(n)
+                }
+            })
+            .build()
+            .expect("worker")
+    }
+}
+
+/// Runs `JOBS` gated jobs on one worker; `fail` makes the store fail and `heal` ends that,
+/// between them every task finishes and acks. Then every job must have run once, with no
+/// lost-worker error, and the worker must have kept its one session all along.
+async fn survives(node: &Node, fail: impl FnOnce(), heal: impl FnOnce()) {
     let client = Client::new(&node.url).expect("client");
     let mut ids: Vec<JobId> = Vec::new();
     for i in 0..JOBS {
@@ -89,39 +122,25 @@ async fn a_transient_store_failure_keeps_the_session_and_its_jobs() {
                 .id,
         );
     }
-    let gate = Arc::new(Semaphore::new(0));
-    let started = Arc::new(AtomicUsize::new(0));
-    let (task_gate, task_started) = (Arc::clone(&gate), Arc::clone(&started));
-    let worker = Worker::builder(&node.url)
-        .concurrency(JOBS)
-        .task::<Gated>(move |_ctx: JobContext, n: usize| {
-            let (gate, started) = (Arc::clone(&task_gate), Arc::clone(&task_started));
-            async move {
-                started.fetch_add(1, Ordering::SeqCst);
-                let permit = gate.acquire().await;
-                permit
-                    .map_err(|e| TaskError::new("GateClosed", e.to_string()))?
-                    .forget();
-                Ok::<_, TaskError>(n)
-            }
-        })
-        .build()
-        .expect("worker");
+    let gate = Gate {
+        permits: Arc::new(Semaphore::new(0)),
+        started: Arc::new(AtomicUsize::new(0)),
+    };
+    let worker = gate.worker(&node.url);
     let stop = CancellationToken::new();
     let running = tokio::spawn({
         let stop = stop.clone();
         async move { worker.run(stop).await }
     });
     wait_until("every job to start", WAIT, || async {
-        (started.load(Ordering::SeqCst) == JOBS).then_some(())
+        (gate.started.load(Ordering::SeqCst) == JOBS).then_some(())
     })
     .await;
     let session = sessions(&node.url).await;
     assert_eq!(session.len(), 1, "one worker session: {session:?}");
 
-    // The store fails; every task finishes and acks into it.
-    node.fault.set(true);
-    gate.add_permits(JOBS);
+    fail();
+    gate.permits.add_permits(JOBS);
     let deadline = Instant::now() + WAIT;
     while node.fault.refused("job_ack_many") < 3 {
         assert!(
@@ -131,7 +150,7 @@ async fn a_transient_store_failure_keeps_the_session_and_its_jobs() {
         assert_eq!(sessions(&node.url).await, session, "the session stays");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    node.fault.set(false);
+    heal();
 
     for id in &ids {
         let job = client.wait_for_result(*id, WAIT).await.expect("wait");
@@ -139,9 +158,34 @@ async fn a_transient_store_failure_keeps_the_session_and_its_jobs() {
         assert_eq!(job.attempt, 1, "job {id} ran once");
         assert!(job.errors.is_empty(), "no WorkerLost: {:?}", job.errors);
     }
-    assert_eq!(started.load(Ordering::SeqCst), JOBS, "no job ran again");
+    assert_eq!(
+        gate.started.load(Ordering::SeqCst),
+        JOBS,
+        "no job ran again"
+    );
     assert_eq!(sessions(&node.url).await, session, "still the one session");
     stop.cancel();
     running.await.expect("worker task").expect("worker ran");
-    node.shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transient_store_failure_keeps_the_session_and_its_jobs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite = SqliteStore::open(&dir.path().join("workhorse.db")).expect("sqlite");
+    let node = start(sqlite).await;
+    survives(&node, || node.fault.set(true), || node.fault.set(false)).await;
+}
+
+/// The same with PostgreSQL itself stopped and started again (its own cluster, as this
+/// test restarts it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_restart_keeps_the_session_and_its_jobs() {
+    let cluster = TempPostgres::start();
+    cluster.create_database("workhorse");
+    let store = PgStore::connect(&cluster.url("workhorse"))
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate");
+    let node = start(store).await;
+    survives(&node, || cluster.stop(), || cluster.start_again()).await;
 }

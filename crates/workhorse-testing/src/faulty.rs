@@ -1,6 +1,7 @@
 //! [`FaultyStore`]: a real store whose state-changing calls fail with
 //! [`StoreError::Unavailable`] while a test has the fault switched on, as a database that
-//! is briefly unreachable would. Reads always pass through.
+//! is briefly unreachable would. Reads always pass through. It also counts the writes that
+//! failed as `Unavailable` by themselves (a real database stopped by the test).
 
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -30,7 +31,8 @@ impl FaultSwitch {
         self.on.store(on, Ordering::SeqCst);
     }
 
-    /// How many calls of the store method `method` (e.g. `"job_ack_many"`) were refused.
+    /// How many calls of the store method `method` (e.g. `"job_ack_many"`) failed as
+    /// `Unavailable`: refused by the fault, or by the store itself.
     pub fn refused(&self, method: &str) -> u64 {
         self.counts().get(method).copied().unwrap_or(0)
     }
@@ -39,10 +41,25 @@ impl FaultSwitch {
         if !self.on.load(Ordering::SeqCst) {
             return Ok(());
         }
-        *self.counts().entry(method).or_default() += 1;
+        self.count(method);
         Err(StoreError::Unavailable(format!(
             "{method}: injected fault (the database is unreachable)"
         )))
+    }
+
+    fn observe<T>(
+        &self,
+        method: &'static str,
+        result: Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if matches!(result, Err(StoreError::Unavailable(_))) {
+            self.count(method);
+        }
+        result
+    }
+
+    fn count(&self, method: &'static str) {
+        *self.counts().entry(method).or_default() += 1;
     }
 
     fn counts(&self) -> std::sync::MutexGuard<'_, BTreeMap<&'static str, u64>> {
@@ -73,7 +90,8 @@ impl<S: Store> FaultyStore<S> {
 macro_rules! write {
     ($self:ident, $method:ident($($arg:expr),*)) => {{
         $self.switch.check(stringify!($method))?;
-        $self.inner.$method($($arg),*).await
+        let result = $self.inner.$method($($arg),*).await;
+        $self.switch.observe(stringify!($method), result)
     }};
 }
 
