@@ -300,6 +300,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_store_outage_is_a_retryable_session_frame() {
+        let outage = EngineError::Store(StoreError::Unavailable("down".into()));
+        let frame = ApiError::from(outage).frame(Some(WsStep::Ack), vec![JobId::new()]);
+        let wire = serde_json::to_value(&frame).expect("json");
+        assert_eq!(wire["type"], "error");
+        assert_eq!(wire["problem"]["status"], 503);
+        assert_eq!(wire["retryable"], true);
+        assert_eq!(wire["failed"], "ack");
+        assert_eq!(wire["jobs"].as_array().map(Vec::len), Some(1));
+
+        let refused = ApiError::protocol("no hello").frame(None, Vec::new());
+        let wire = serde_json::to_value(&refused).expect("json");
+        assert_eq!(wire["problem"]["status"], 400);
+        assert_eq!(wire["retryable"], false);
+        assert!(wire.get("failed").is_none());
+    }
+
+    #[test]
     fn serde_field_names_are_found() {
         assert_eq!(
             named_field("unknown field `priorty`, expected one of `task`"),

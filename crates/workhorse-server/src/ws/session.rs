@@ -48,13 +48,18 @@ struct Failure {
 }
 
 impl Failure {
-    /// The worker broke the protocol.
-    fn protocol(detail: impl Into<String>) -> Self {
+    /// A failure of the session as a whole (its `hello`, or a frame), not of one step.
+    fn new(error: impl Into<ApiError>) -> Self {
         Failure {
-            error: ApiError::protocol(detail),
+            error: error.into(),
             step: None,
             jobs: Vec::new(),
         }
+    }
+
+    /// The worker broke the protocol.
+    fn protocol(detail: impl Into<String>) -> Self {
+        Failure::new(ApiError::protocol(detail))
     }
 
     /// The engine refused or failed `step`, which named `jobs`.
@@ -111,11 +116,7 @@ async fn open(state: &AppState, stream: &mut Stream) -> Result<Session, Failure>
     else {
         return Err(Failure::protocol("the first message must be hello"));
     };
-    let spec = WorkerSpec::validated(worker, queues).map_err(|err| Failure {
-        error: err.into(),
-        step: None,
-        jobs: Vec::new(),
-    })?;
+    let spec = WorkerSpec::validated(worker, queues).map_err(Failure::new)?;
     let short = uuid::Uuid::new_v4().simple().to_string();
     let worker_id = format!("{}-{}", spec.name, &short[..8]);
     let capacity = credit.min(MAX_CREDIT);
@@ -160,13 +161,8 @@ async fn next_message(stream: &mut Stream) -> Result<Option<ClientMessage>, Fail
 }
 
 async fn send(sink: &mut Sink, message: &ServerMessage) -> Result<(), End> {
-    let text = serde_json::to_string(message).map_err(|err| {
-        End::Refused(Failure {
-            error: ApiError::internal(err.to_string()),
-            step: None,
-            jobs: Vec::new(),
-        })
-    })?;
+    let text = serde_json::to_string(message)
+        .map_err(|err| End::Refused(Failure::new(ApiError::internal(err.to_string()))))?;
     sink.send(Message::Text(text.into()))
         .await
         .map_err(|_| End::Gone)
