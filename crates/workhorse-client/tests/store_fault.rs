@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use workhorse_client::{Client, JobContext, Task, TaskError, Worker};
 use workhorse_core::{JobId, JobState, SystemClock};
 use workhorse_engine::{Engine, EngineConfig};
-use workhorse_protocol::WorkerListResponse;
+use workhorse_protocol::{JobView, WorkerListResponse};
 use workhorse_server::ServerConfig;
 use workhorse_store::Store;
 use workhorse_store_postgres::PgStore;
@@ -153,7 +153,7 @@ async fn survives(node: &Node, fail: impl FnOnce(), heal: impl FnOnce()) {
     heal();
 
     for id in &ids {
-        let job = client.wait_for_result(*id, WAIT).await.expect("wait");
+        let job = finished(&client, *id).await;
         assert_eq!(job.state, JobState::Succeeded, "job {id}");
         assert_eq!(job.attempt, 1, "job {id} ran once");
         assert!(job.errors.is_empty(), "no WorkerLost: {:?}", job.errors);
@@ -166,6 +166,19 @@ async fn survives(node: &Node, fail: impl FnOnce(), heal: impl FnOnce()) {
     assert_eq!(sessions(&node.url).await, session, "still the one session");
     stop.cancel();
     running.await.expect("worker task").expect("worker ran");
+}
+
+/// Job `id` once finished. A read may meet the store still recovering (a pooled
+/// connection the restart broke): that answer is transient, and the wait goes on.
+async fn finished(client: &Client, id: JobId) -> JobView {
+    wait_until("the job to finish", WAIT, || async {
+        match client.wait_for_result(id, Duration::from_secs(1)).await {
+            Ok(job) => job.state.is_terminal().then_some(job),
+            Err(err) if err.is_transient() => None,
+            Err(err) => panic!("job {id}: {err}"),
+        }
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
