@@ -9,10 +9,10 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use tokio::task::JoinSet;
 use workhorse_core::{Job, JobId, NewJob};
-use workhorse_store::conformance::{LEASE, at, job_in, t0};
 use workhorse_store::{
     Ack, AckKind, JobAckManyParams, JobFetchParams, JobInsertManyParams, QueueUpdateParams, Store,
 };
+use workhorse_store_conformance::{LEASE, at, job_in, t0};
 use workhorse_store_postgres::{PgOptions, PgStore};
 
 /// Two migrated stores on one fresh database, each with its own pool.

@@ -7,10 +7,10 @@ use proptest::prelude::*;
 use std::collections::HashMap;
 use workhorse_core::workflow::compile;
 use workhorse_core::{JobId, JobState, NewJob, OnParentFailure, Step, WorkflowId};
-use workhorse_store::conformance::{DEFAULT, at, complete, fail, failure, json};
 use workhorse_store::{
     AckOutcome, JobAckManyParams, JobFetchParams, Store, Workflow, WorkflowInsertParams,
 };
+use workhorse_store_conformance::{DEFAULT, at, complete, fail, failure, json};
 use workhorse_store_sqlite::SqliteStore;
 
 /// A workflow tree whose leaves say whether their job succeeds.

@@ -9,10 +9,9 @@
 //! Durability: a method that changes state returns only after its transaction committed
 //! (stores may group many calls into one commit; none is answered before that commit).
 //!
-//! [`conformance`] holds the suite every store passes; a store crate runs it with
-//! [`conformance_tests!`].
+//! The suite every store passes is the `workhorse-store-conformance` crate; a store crate
+//! runs it from its tests.
 
-pub mod conformance;
 mod params;
 mod schedule;
 mod workflow;

@@ -4,10 +4,12 @@ use super::{
     DEFAULT, ack, applied, assert_transition, at, complete, fail, failure, fetch, get, job_in,
     json, t0,
 };
-use crate::{JobCancelParams, Store, Workflow, WorkflowCancelParams, WorkflowInsertParams};
 use workhorse_core::workflow::compile;
 use workhorse_core::{
     Job, JobId, JobState, OnParentFailure, Step, Timestamp, Transition, WorkflowId,
+};
+use workhorse_store::{
+    JobCancelParams, Store, Workflow, WorkflowCancelParams, WorkflowInsertParams,
 };
 
 /// A job step of `task` on the default queue, with a single attempt (so one failure buries).
@@ -81,7 +83,7 @@ async fn fetch_task(store: &dyn Store, now: Timestamp, task: &str) -> Job {
     }
     if !others.is_empty() {
         store
-            .job_release_many(crate::JobReleaseManyParams {
+            .job_release_many(workhorse_store::JobReleaseManyParams {
                 now,
                 releases: others,
             })
@@ -304,11 +306,11 @@ pub async fn concurrent_chord_acks_unblock_callback_once(store: &dyn Store) {
             ack(store, now, vec![complete(job, Some("1"))]).await;
         }
         let (a, b) = tokio::join!(
-            store.job_ack_many(crate::JobAckManyParams {
+            store.job_ack_many(workhorse_store::JobAckManyParams {
                 now,
                 acks: vec![complete(&last_two[0], Some("1"))],
             }),
-            store.job_ack_many(crate::JobAckManyParams {
+            store.job_ack_many(workhorse_store::JobAckManyParams {
                 now,
                 acks: vec![complete(&last_two[1], Some("1"))],
             }),

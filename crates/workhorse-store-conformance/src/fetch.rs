@@ -4,10 +4,10 @@ use super::{
     DEFAULT, LEASE, WORKER, ack, applied, assert_transition, at, complete, fetch, fetch_as, get,
     insert, job_in, t0,
 };
-use crate::{JobFetchParams, JobListParams, QueueUpdateParams, Store};
 use std::collections::HashSet;
 use std::time::Duration;
 use workhorse_core::{JobId, JobState, NewJob, RateLimit, Transition};
+use workhorse_store::{JobFetchParams, JobListParams, QueueUpdateParams, Store};
 
 fn ids(jobs: &[workhorse_core::Job]) -> Vec<JobId> {
     jobs.iter().map(|j| j.id).collect()

@@ -3,10 +3,12 @@
 use super::{
     DEFAULT, ack, applied, at, complete, fetch, get, insert, insert_one, job_in, json, later, t0,
 };
-use crate::{Inserted, JobFetchParams, JobInsertManyParams, JobListParams, Store, StoreError};
 use std::time::Duration;
 use workhorse_core::retry::Backoff;
 use workhorse_core::{JobState, NewJob, limits};
+use workhorse_store::{
+    Inserted, JobFetchParams, JobInsertManyParams, JobListParams, Store, StoreError,
+};
 
 /// Every field a producer sets comes back as it was sent: JSON byte for byte, timestamps to
 /// the microsecond.

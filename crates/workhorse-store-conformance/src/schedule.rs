@@ -2,13 +2,13 @@
 //! trigger and history.
 
 use super::{at, fetch, get, json, t0};
-use crate::{
+use std::time::Duration;
+use workhorse_core::{Job, JobState, Misfire, Overlap, ScheduleSpec, Timestamp};
+use workhorse_store::{
     Fire, FireOutcome, JobListParams, SKIPPED_OVERLAP, ScheduleDefinition, ScheduleFireDueParams,
     ScheduleHistoryParams, ScheduleJob, ScheduleSetPausedParams, ScheduleTriggerParams,
     ScheduleUpsertParams, ScheduleUpserted, Store, fire_key,
 };
-use std::time::Duration;
-use workhorse_core::{Job, JobState, Misfire, Overlap, ScheduleSpec, Timestamp};
 
 /// A schedule `name` firing every 10 s from [`t0`], making `tick` jobs on `default`.
 fn every_ten(name: &str) -> ScheduleDefinition {

@@ -4,8 +4,8 @@ use super::{
     DEFAULT, ack, applied, assert_transition, at, complete, fetch, get, insert_one, job_in,
     make_dead, promote, run_one, t0,
 };
-use crate::{JobCancelParams, JobRedriveParams, RedriveSelector, Store, StoreError};
 use workhorse_core::{Job, JobId, JobState, Timestamp, Transition};
+use workhorse_store::{JobCancelParams, JobRedriveParams, RedriveSelector, Store, StoreError};
 
 async fn cancel(store: &dyn Store, now: Timestamp, id: JobId) -> Option<Job> {
     store

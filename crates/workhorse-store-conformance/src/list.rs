@@ -1,8 +1,8 @@
 //! Listing jobs: filters and cursor pagination.
 
 use super::{at, fetch, insert, job_in, t0};
-use crate::{JobListParams, Store};
 use workhorse_core::{JobId, JobState};
+use workhorse_store::{JobListParams, Store};
 
 async fn list_ids(store: &dyn Store, params: JobListParams) -> Vec<JobId> {
     let page = store.job_list(params).await.expect("list");

@@ -4,13 +4,13 @@ use super::{
     DEFAULT, ack, applied, assert_transition, at, complete, fail, failure, fetch, fetch_as, get,
     insert, insert_one, job_in, lease_of, promote, run_one, t0,
 };
-use crate::{
-    AckOutcome, AckRefusal, JobCancelParams, JobDeleteFinishedParams, JobListParams,
-    JobPromoteDueParams, JobRescueParams, PromoteOutcome, Store,
-};
 use std::time::Duration;
 use workhorse_core::retry::FailureReport;
 use workhorse_core::{Job, JobState, NewJob, Timestamp, Transition};
+use workhorse_store::{
+    AckOutcome, AckRefusal, JobCancelParams, JobDeleteFinishedParams, JobListParams,
+    JobPromoteDueParams, JobRescueParams, PromoteOutcome, Store,
+};
 
 fn delayed(queue: &str, run_at: Timestamp) -> NewJob {
     let mut job = job_in(queue, "t");

@@ -1,4 +1,4 @@
-//! The conformance suite: the behaviour every [`crate::Store`] must show.
+//! The store conformance suite: the behaviour every [`workhorse_store::Store`] must show.
 //!
 //! Each case is a `pub async fn(&dyn Store)` given a fresh, empty store. Time never comes
 //! from the wall clock: every case starts at [`t0`] (2026-01-01T00:00:00Z) and moves `now`
@@ -6,16 +6,19 @@
 //! [`workhorse_core::state`] with [`assert_transition`]. Where a backend differs, the case
 //! says so.
 //!
-//! A store crate runs the whole suite, one `#[tokio::test]` per case, with
-//! [`crate::conformance_tests!`] and an `async fn` that builds a fresh store plus a guard
-//! kept alive for the test (e.g. its temporary directory):
+//! A store crate runs the whole suite, one `#[tokio::test]` per case, from an integration
+//! test (e.g. `tests/conformance.rs`) with [`conformance_tests!`] and an `async fn` that
+//! builds a fresh store plus a guard kept alive for the test (e.g. its temporary directory):
 //!
 //! ```text
 //! async fn fresh() -> (SqliteStore, tempfile::TempDir) { /* … */ }
-//! workhorse_store::conformance_tests!(fresh);
+//! workhorse_store_conformance::conformance_tests!(fresh);
 //! ```
 //!
-//! The calling crate needs `tokio` (with `macros` and `rt-multi-thread`) as a dependency.
+//! The store crate takes this crate and `tokio` (with `macros` and `rt-multi-thread`) as
+//! dev-dependencies. The helpers below (`t0`, `insert`, `fetch`, `complete`…) are public
+//! too, for a store's own tests. The suite is a test tool, never a dependency of the
+//! product: it lives beside the stores, as River keeps `riverdrivertest` beside its drivers.
 
 mod admin;
 mod counts;
@@ -39,14 +42,14 @@ pub use schedule::*;
 pub use time::*;
 pub use workflow::*;
 
-use crate::{
-    Ack, AckKind, AckOutcome, JobAckManyParams, JobFetchParams, JobInsertManyParams,
-    JobPromoteDueParams, PromoteOutcome, Store,
-};
 use std::time::Duration;
 use workhorse_core::retry::FailureReport;
 use workhorse_core::state::is_legal;
 use workhorse_core::{Job, JobId, JobState, Json, LeaseId, NewJob, Timestamp, Transition};
+use workhorse_store::{
+    Ack, AckKind, AckOutcome, JobAckManyParams, JobFetchParams, JobInsertManyParams,
+    JobPromoteDueParams, PromoteOutcome, Store,
+};
 
 /// Runs every case of the suite as its own `#[tokio::test]`, named after the case.
 ///
@@ -128,7 +131,7 @@ macro_rules! conformance_tests {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
                 let (store, _guard) = $make().await;
-                $crate::conformance::$case(&store).await;
+                $crate::$case(&store).await;
             }
         )+
     };

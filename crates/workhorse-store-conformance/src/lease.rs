@@ -4,14 +4,14 @@ use super::{
     DEFAULT, LEASE, ack, applied, assert_transition, at, complete, fail, failure, fetch, get,
     insert, job_in, lease_of, run_one, t0,
 };
-use crate::{
-    AckOutcome, AckRefusal, Beat, HeartbeatOutcome, JobCancelParams, JobHeartbeatManyParams,
-    JobReleaseManyParams, Store,
-};
 use std::time::Duration;
 use workhorse_core::retry::{Backoff, FailureReport};
 use workhorse_core::{
     AttemptError, Job, JobId, JobState, LeaseId, Progress, Timestamp, Transition,
+};
+use workhorse_store::{
+    AckOutcome, AckRefusal, Beat, HeartbeatOutcome, JobCancelParams, JobHeartbeatManyParams,
+    JobReleaseManyParams, Store,
 };
 
 async fn beat(

@@ -1,10 +1,10 @@
 //! Queues: counts per state and controls.
 
 use super::{ack, applied, at, complete, fetch, insert_one, job_in, run_one, t0};
-use crate::{QueueInfo, QueueListParams, QueueUpdateParams, Store, StoreError};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use workhorse_core::{JobState, QueueConfig, RateLimit};
+use workhorse_store::{QueueInfo, QueueListParams, QueueUpdateParams, Store, StoreError};
 
 async fn queues(store: &dyn Store) -> BTreeMap<String, QueueInfo> {
     store

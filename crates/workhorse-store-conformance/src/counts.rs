@@ -9,13 +9,13 @@ use super::{
     DEFAULT, ack, applied, assert_transition, at, complete, fail, failure, fetch, fetch_as, insert,
     insert_one, job_in, lease_of, make_dead, promote, run_one, t0,
 };
-use crate::{
-    JobCancelParams, JobDeleteFinishedParams, JobListParams, JobRedriveParams,
-    JobReleaseManyParams, JobRescueParams, QueueListParams, RedriveSelector, Store,
-};
 use std::collections::BTreeMap;
 use std::future::Future;
 use workhorse_core::{Job, JobState, NewJob, Timestamp, Transition, limits};
+use workhorse_store::{
+    JobCancelParams, JobDeleteFinishedParams, JobListParams, JobRedriveParams,
+    JobReleaseManyParams, JobRescueParams, QueueListParams, RedriveSelector, Store,
+};
 
 type Counts = BTreeMap<(String, JobState), u64>;
 
