@@ -1,5 +1,10 @@
 //! `workhorse bench`: measures a running server with real Rust clients and workers.
 //!
+//! A crate of its own so the product does not carry it: the `workhorse` binary runs it
+//! behind `workhorse-cli`'s `bench` feature (on by default), and the Python package, which
+//! builds the command line without that feature, leaves it out. [`run`] measures and returns
+//! the [`Report`]; the command line prints its rows as a table and writes it as JSON.
+//!
 //! Phases, each on its own queue (`bench-<run>-<phase>`) so they never mix:
 //! 1. single enqueue: `--clients` concurrent producers enqueue `--jobs` jobs one by one;
 //! 2. batch enqueue: `--batch-jobs` jobs in batches of 1,000;
@@ -21,8 +26,10 @@ mod dashboard;
 mod enqueue;
 mod fire;
 mod latency;
-mod report;
+pub mod report;
 mod workers;
+
+pub use report::Report;
 
 use anyhow::Context as _;
 use clap::Args;
@@ -80,7 +87,7 @@ pub struct BenchArgs {
     phases: Vec<Phase>,
     /// Write the results as JSON to this file.
     #[arg(long)]
-    json_out: Option<PathBuf>,
+    pub json_out: Option<PathBuf>,
     /// Leave the enqueue phases' jobs in their queues instead of draining them.
     #[arg(long)]
     keep_jobs: bool,
@@ -134,9 +141,9 @@ pub(crate) fn progress(label: &str, total: u64) -> ProgressBar {
     bar
 }
 
-/// Runs the selected phases against the server `client` talks to, prints the table, and
-/// writes the JSON report when asked.
-pub async fn run(client: &Client, args: BenchArgs) -> anyhow::Result<()> {
+/// Runs the selected phases against the server `client` talks to and returns what they
+/// measured.
+pub async fn run(client: &Client, args: &BenchArgs) -> anyhow::Result<Report> {
     let client = client.clone();
     client
         .health()
@@ -148,7 +155,7 @@ pub async fn run(client: &Client, args: BenchArgs) -> anyhow::Result<()> {
         workers: args.workers.max(1),
         concurrency: args.concurrency.max(1),
     };
-    let mut report = report::Report::new(&bench, &args);
+    let mut report = Report::new(&bench, args);
     let has = |phase| args.phases.contains(&phase);
     if has(Phase::Single) {
         report.single_enqueue =
@@ -176,12 +183,7 @@ pub async fn run(client: &Client, args: BenchArgs) -> anyhow::Result<()> {
     if !args.keep_jobs && (has(Phase::Single) || has(Phase::Batch)) {
         workers::drain_leftovers(&bench).await?;
     }
-    println!("{}", report.table());
-    if let Some(path) = &args.json_out {
-        let text = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(())
+    Ok(report)
 }
 
 /// This run's id: the time (readable order in queue lists) and the process id, so bench

@@ -1,16 +1,20 @@
 //! The bench's results: a table for people, JSON for tools.
 
 use super::{Bench, BenchArgs};
-use crate::output::Table;
+use anyhow::Context as _;
 use hdrhistogram::Histogram;
 use serde::Serialize;
+use std::path::Path;
 use std::time::Duration;
 
 /// A throughput figure.
 #[derive(Debug, Clone, Serialize)]
 pub struct Throughput {
+    /// Jobs enqueued or run.
     pub jobs: u64,
+    /// How long they took.
     pub seconds: f64,
+    /// `jobs` over `seconds`.
     pub jobs_per_second: f64,
     /// Concurrent producers, batches in flight, or worker slots.
     pub concurrency: usize,
@@ -40,12 +44,19 @@ impl Throughput {
 /// Start-latency percentiles, in milliseconds.
 #[derive(Debug, Clone, Serialize)]
 pub struct Latency {
+    /// Jobs measured.
     pub jobs: u64,
+    /// The enqueue rate asked for, jobs per second.
     pub target_rate: u64,
+    /// The enqueue rate reached, jobs per second.
     pub achieved_rate: f64,
+    /// Median.
     pub p50_ms: f64,
+    /// 95th percentile.
     pub p95_ms: f64,
+    /// 99th percentile.
     pub p99_ms: f64,
+    /// Slowest.
     pub max_ms: f64,
 }
 
@@ -68,10 +79,15 @@ impl Latency {
 /// How late work came due after its set time, in milliseconds.
 #[derive(Debug, Clone, Serialize)]
 pub struct FireLateness {
+    /// Jobs measured.
     pub count: u64,
+    /// Median.
     pub p50_ms: f64,
+    /// 95th percentile.
     pub p95_ms: f64,
+    /// 99th percentile.
     pub p99_ms: f64,
+    /// Latest.
     pub max_ms: f64,
 }
 
@@ -92,9 +108,13 @@ impl FireLateness {
 /// Response times of one dashboard read, in milliseconds.
 #[derive(Debug, Clone, Serialize)]
 pub struct PageTime {
+    /// The read: the dashboard view and the request it makes.
     pub page: String,
+    /// Median.
     pub p50_ms: f64,
+    /// 99th percentile.
     pub p99_ms: f64,
+    /// Slowest.
     pub max_ms: f64,
 }
 
@@ -114,14 +134,23 @@ impl PageTime {
 /// Everything one run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The server measured.
     pub url: String,
+    /// This run's id, part of every queue name it used.
     pub run_id: String,
+    /// Worker sessions.
     pub workers: usize,
+    /// Tasks each worker ran at once.
     pub concurrency: usize,
+    /// Concurrent producers of the single-enqueue phase.
     pub clients: usize,
+    /// Jobs enqueued one by one.
     pub single_enqueue: Option<Throughput>,
+    /// Jobs enqueued in batches.
     pub batch_enqueue: Option<Throughput>,
+    /// Jobs enqueued, then drained by the workers.
     pub end_to_end: Option<Throughput>,
+    /// Enqueue to task start, at a fixed rate.
     pub start_latency: Option<Latency>,
     /// Delayed jobs: started minus `run_at`.
     pub delayed_lateness: Option<FireLateness>,
@@ -134,8 +163,11 @@ pub struct Report {
 }
 
 impl Report {
+    /// The titles of the columns of [`Report::rows`].
+    pub const COLUMNS: [&'static str; 3] = ["MEASURE", "RESULT", "DETAIL"];
+
     /// An empty report of a run with these settings.
-    pub fn new(bench: &Bench, args: &BenchArgs) -> Self {
+    pub(crate) fn new(bench: &Bench, args: &BenchArgs) -> Self {
         Report {
             url: bench.client.url().to_owned(),
             run_id: bench.run_id.clone(),
@@ -153,9 +185,9 @@ impl Report {
         }
     }
 
-    /// The results as an aligned table.
-    pub fn table(&self) -> String {
-        let mut table = Table::new(vec!["MEASURE", "RESULT", "DETAIL"]);
+    /// The results as table rows, one cell per [`Report::COLUMNS`] entry.
+    pub fn rows(&self) -> Vec<Vec<String>> {
+        let mut rows = Vec::new();
         let phases = [
             ("single enqueue", &self.single_enqueue, "concurrent clients"),
             (
@@ -167,7 +199,7 @@ impl Report {
         ];
         for (name, result, unit) in phases {
             if let Some(t) = result {
-                table.row(vec![
+                rows.push(vec![
                     name.to_owned(),
                     format!("{:.0} jobs/s", t.jobs_per_second),
                     format!(
@@ -182,7 +214,7 @@ impl Report {
                 "{} jobs at {:.0}/s (target {}/s)",
                 l.jobs, l.achieved_rate, l.target_rate
             );
-            table.row(vec![
+            rows.push(vec![
                 "start latency".to_owned(),
                 format!(
                     "p50 {:.2} ms  p95 {:.2} ms  p99 {:.2} ms",
@@ -205,7 +237,7 @@ impl Report {
         ];
         for (name, result, detail) in lateness {
             if let Some(l) = result {
-                table.row(vec![
+                rows.push(vec![
                     name.to_owned(),
                     format!(
                         "p50 {:.0} ms  p95 {:.0} ms  p99 {:.0} ms",
@@ -216,7 +248,7 @@ impl Report {
             }
         }
         for page in self.dashboard.iter().flatten() {
-            table.row(vec![
+            rows.push(vec![
                 format!("dashboard: {}", page.page),
                 format!("p50 {:.1} ms  p99 {:.1} ms", page.p50_ms, page.p99_ms),
                 format!(
@@ -225,6 +257,12 @@ impl Report {
                 ),
             ]);
         }
-        table.render()
+        rows
+    }
+
+    /// Writes the report as pretty JSON to `path`.
+    pub fn write_json(&self, path: &Path) -> anyhow::Result<()> {
+        let text = serde_json::to_string_pretty(self)?;
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
     }
 }
