@@ -6,11 +6,10 @@
 //! - **PostgreSQL** (`--database postgres://…`): migrated at start under an advisory lock
 //!   (several nodes may start at once); the `NOTIFY` feed of ready queues is attached, so
 //!   jobs other nodes make ready wake this node's workers; leadership is the store's session
-//!   advisory lock ([`PgLeader`]).
+//!   advisory lock (`PgStore` is its own [`LeaderBackend`]).
 
 use super::ServeOptions;
 use crate::ServerError;
-use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 use workhorse_core::Clock;
@@ -18,9 +17,6 @@ use workhorse_engine::{Engine, EngineConfig, LeaderBackend, SingleNode, StoreCou
 use workhorse_store::StoreError;
 use workhorse_store_postgres::{PgOptions, PgStore};
 use workhorse_store_sqlite::SqliteStore;
-
-/// The advisory-lock name of the leadership every node of one deployment competes for.
-const LEADER_NAME: &str = "services";
 
 /// An opened store, migrated and ready to back an engine.
 pub(super) enum Database {
@@ -78,7 +74,7 @@ impl Database {
                 drop(engine.attach_ready_feed(feed));
                 Node {
                     engine,
-                    leader: Arc::new(PgLeader(store.clone())),
+                    leader: Arc::new(store.clone()),
                     postgres: Some(store),
                 }
             }
@@ -131,19 +127,4 @@ pub(super) async fn connect_postgres(
         ..PgOptions::default()
     };
     Ok(PgStore::connect_with(url, options).await?)
-}
-
-/// Leadership among the nodes on one PostgreSQL database: the store's session advisory
-/// lock, which PostgreSQL frees as soon as the leader's session ends (the process died, or
-/// its connection was cut).
-struct PgLeader(PgStore);
-
-impl LeaderBackend for PgLeader {
-    fn attempt_elect(&self) -> BoxFuture<'_, Result<bool, StoreError>> {
-        Box::pin(self.0.leader_attempt_elect(LEADER_NAME))
-    }
-
-    fn resign(&self) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(self.0.leader_resign(LEADER_NAME))
-    }
 }
