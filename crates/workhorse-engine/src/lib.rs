@@ -32,13 +32,22 @@ mod workflows;
 pub use config::EngineConfig;
 pub use error::EngineError;
 pub use events::JobEvent;
-pub use leader::{ELECT_INTERVAL, ELECT_TIMEOUT, Elector, LeaderBackend, SingleNode};
+pub use leader::{ELECT_INTERVAL, ELECT_TIMEOUT, Elector};
 pub use metrics::{EngineMetrics, StoreCounts, names as metric_names};
 pub use schedules::{DEFAULT_HISTORY, next_fires, schedule_invalid};
 pub use services::{Cleaner, FIRER_MAX_SLEEP, Rescuer, ScheduleFirer, Scheduler};
 pub use signal::{ANY_QUEUE, ReadyWaiter};
 pub use work::FetchSpec;
 pub use workflows::WORKFLOW_FIELD;
+
+// The store's types that callers of the engine name: the parameters they build, the
+// outcomes they match on, and the election contract a node hands to `start_elected`.
+// Re-exported so that the HTTP layer depends on the engine alone, not on the store.
+pub use workhorse_store::{
+    Ack, AckKind, AckOutcome, AckRefusal, Beat, Fire, FireOutcome, JobListParams, LeaderBackend,
+    QueueInfo, QueueUpdateParams, RedriveSelector, Schedule, ScheduleDefinition, ScheduleJob,
+    SingleNode, StoreError, Workflow,
+};
 
 use signal::{FinishWaiters, ReadySignal, ScheduleHint};
 use std::collections::{BTreeSet, HashSet};
@@ -50,7 +59,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use workhorse_core::{Clock, Job, JobId, JobState, Timestamp};
-use workhorse_store::{Store, StoreError};
+use workhorse_store::Store;
 
 /// The engine: a cheap-to-clone handle on the store, the clock and the wake-up signals.
 #[derive(Clone)]

@@ -18,9 +18,8 @@
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use workhorse_core::job::InvalidJob;
-use workhorse_engine::EngineError;
+use workhorse_engine::{EngineError, StoreError};
 use workhorse_protocol::Problem;
-use workhorse_store::StoreError;
 
 const PROBLEM_BASE: &str = "https://workhorse.dev/problems/";
 

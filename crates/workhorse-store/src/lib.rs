@@ -6,16 +6,21 @@
 //! source state (and, for a leased job, only under the caller's lease), and reports what it
 //! changed. Races are settled by the database, never by luck.
 //!
+//! A [`LeaderBackend`] decides which one of the nodes sharing a store leads (runs the
+//! leader-only services); a node alone on its store uses [`SingleNode`].
+//!
 //! Durability: a method that changes state returns only after its transaction committed
 //! (stores may group many calls into one commit; none is answered before that commit).
 //!
 //! The suite every store passes is the `workhorse-store-conformance` crate; a store crate
 //! runs it from its tests.
 
+mod leader;
 mod params;
 mod schedule;
 mod workflow;
 
+pub use leader::{LeaderBackend, SingleNode};
 pub use params::*;
 pub use schedule::*;
 pub use workflow::*;

@@ -8,12 +8,12 @@ use axum::Json;
 use axum::extract::State;
 use std::time::Duration;
 use workhorse_core::JobId;
+use workhorse_engine::{Ack, AckKind, AckOutcome, AckRefusal};
 use workhorse_engine::{Engine, EngineError, FetchSpec};
 use workhorse_protocol::{
     AckItem, AckOutcomeView, AckRequest, AckResponse, AckResult, CompleteRequest, FailRequest,
     FetchRequest, FetchResponse, FetchedJob, HeartbeatRequest, HeartbeatResponse, JobView, Problem,
 };
-use workhorse_store::{Ack, AckKind, AckOutcome, AckRefusal};
 
 /// Lease up to `max` ready jobs of `queues`, waiting up to `wait_ms` (long-poll) when none
 /// is ready. The wait ends the moment a job becomes ready.

@@ -11,11 +11,11 @@ use std::collections::HashSet;
 use std::time::Duration;
 use workhorse_core::queue::{DEFAULT_QUEUE, validate_queue_name};
 use workhorse_core::{JobId, limits};
+use workhorse_engine::Beat;
 use workhorse_engine::{Engine, ReadyWaiter};
 use workhorse_protocol::{
     ClientMessage, FetchedJob, JobLeaseRef, ServerMessage, WsBeat, WsBeatResult,
 };
-use workhorse_store::Beat;
 
 type Sink = SplitSink<WebSocket, Message>;
 type Stream = SplitStream<WebSocket>;

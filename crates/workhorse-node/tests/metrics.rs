@@ -4,15 +4,15 @@
     reason = "the samples compared are whole counts, exact in f64"
 )]
 
-mod common;
-
-use common::GUARD;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use workhorse_server::{ServeOptions, serve};
+use workhorse_node::{NodeError, ServeOptions, serve};
+
+/// A guard against hanging forever if a node never starts or never stops.
+const GUARD: Duration = Duration::from_secs(10);
 
 /// A parsed exposition: (name, labels) → value.
 #[derive(Debug, Default)]
@@ -90,7 +90,7 @@ struct Running {
     url: String,
     http: reqwest::Client,
     shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), workhorse_server::ServerError>>,
+    task: tokio::task::JoinHandle<Result<(), NodeError>>,
 }
 
 /// `workhorse serve` itself, so the store's commit counts are wired in as in production.
@@ -121,6 +121,16 @@ async fn serve_in(dir: &Path) -> Running {
 }
 
 impl Running {
+    /// Stops the node gracefully; it must have served without error.
+    async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(GUARD, self.task)
+            .await
+            .expect("stops")
+            .expect("task")
+            .expect("served");
+    }
+
     async fn post(&self, path: &str, body: &Value) -> Value {
         let response = self
             .http
@@ -281,45 +291,30 @@ async fn a_scrape_after_a_known_sequence_has_the_exact_numbers() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    server.shutdown.cancel();
-    tokio::time::timeout(GUARD, server.task)
-        .await
-        .expect("stops")
-        .expect("task")
-        .expect("served");
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn servers_in_one_process_keep_their_own_numbers() {
-    let a = common::start().await;
-    let b = common::start().await;
-    a.enqueue(json!({"task": "t", "queue": "only-a"})).await;
-    let text = b
-        .http
-        .get(format!("{}/metrics", b.url))
-        .send()
-        .await
-        .expect("scrape");
-    let scrape = Scrape::parse(&text.text().await.expect("text"));
+    let (dir_a, dir_b) = (
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    );
+    let a = serve_in(dir_a.path()).await;
+    let b = serve_in(dir_b.path()).await;
+    a.post("/v1/jobs", &json!({"task": "t", "queue": "only-a"}))
+        .await;
+    let only_a = [("queue", "only-a"), ("task", "t")];
     assert_eq!(
-        scrape.get(
-            "workhorse_jobs_enqueued_total",
-            &[("queue", "only-a"), ("task", "t")]
-        ),
+        b.scrape()
+            .await
+            .get("workhorse_jobs_enqueued_total", &only_a),
         None
     );
-    let text = a
-        .http
-        .get(format!("{}/metrics", a.url))
-        .send()
-        .await
-        .expect("scrape");
-    let scrape = Scrape::parse(&text.text().await.expect("text"));
     assert_eq!(
-        scrape.value(
-            "workhorse_jobs_enqueued_total",
-            &[("queue", "only-a"), ("task", "t")]
-        ),
+        a.scrape()
+            .await
+            .value("workhorse_jobs_enqueued_total", &only_a),
         1.0
     );
     a.stop().await;

@@ -6,24 +6,18 @@
 //! - **PostgreSQL** (`--database postgres://…`): migrated at start under an advisory lock
 //!   (several nodes may start at once); the `NOTIFY` feed of ready queues is attached, so
 //!   jobs other nodes make ready wake this node's workers; leadership is the store's session
-//!   advisory lock ([`PgLeader`]).
+//!   advisory lock (`PgStore` is its own [`LeaderBackend`]).
 
-use super::ServeOptions;
-use crate::ServerError;
-use futures_util::future::BoxFuture;
+use crate::{NodeError, ServeOptions};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 use workhorse_core::Clock;
-use workhorse_engine::{Engine, EngineConfig, LeaderBackend, SingleNode, StoreCounts};
-use workhorse_store::StoreError;
+use workhorse_engine::{Engine, EngineConfig, LeaderBackend, SingleNode, StoreCounts, StoreError};
 use workhorse_store_postgres::{PgOptions, PgStore};
 use workhorse_store_sqlite::SqliteStore;
 
-/// The advisory-lock name of the leadership every node of one deployment competes for.
-const LEADER_NAME: &str = "services";
-
 /// An opened store, migrated and ready to back an engine.
-pub(super) enum Database {
+pub(crate) enum Database {
     Sqlite(SqliteStore),
     Postgres {
         store: PgStore,
@@ -34,7 +28,7 @@ pub(super) enum Database {
 
 impl Database {
     /// Opens (and migrates) the store `opts` names.
-    pub(super) async fn open(opts: &ServeOptions) -> Result<Database, ServerError> {
+    pub(crate) async fn open(opts: &ServeOptions) -> Result<Database, NodeError> {
         match &opts.database {
             None => {
                 let path = opts.data_dir.join("workhorse.db");
@@ -52,7 +46,7 @@ impl Database {
 
     /// A node on this store: an engine with the store's metrics source and ready feed
     /// attached, and the backend its elector must use.
-    pub(super) fn node(self, clock: Arc<dyn Clock>, config: EngineConfig) -> Node {
+    pub(crate) fn node(self, clock: Arc<dyn Clock>, config: EngineConfig) -> Node {
         match self {
             Database::Sqlite(store) => {
                 let stats = store.clone();
@@ -78,7 +72,7 @@ impl Database {
                 drop(engine.attach_ready_feed(feed));
                 Node {
                     engine,
-                    leader: Arc::new(PgLeader(store.clone())),
+                    leader: Arc::new(store.clone()),
                     postgres: Some(store),
                 }
             }
@@ -87,9 +81,9 @@ impl Database {
 }
 
 /// What `serve` runs: the engine, its election backend, and what to close at the end.
-pub(super) struct Node {
-    pub(super) engine: Engine,
-    pub(super) leader: Arc<dyn LeaderBackend>,
+pub(crate) struct Node {
+    pub(crate) engine: Engine,
+    pub(crate) leader: Arc<dyn LeaderBackend>,
     postgres: Option<PgStore>,
 }
 
@@ -97,7 +91,7 @@ impl Node {
     /// Closes the PostgreSQL pool, once the services are stopped and leadership resigned,
     /// so the database sees this node leave at once. (SQLite's writer finishes what is
     /// queued and stops when the last engine clone is dropped.)
-    pub(super) async fn close(&self) {
+    pub(crate) async fn close(&self) {
         if let Some(store) = &self.postgres
             && tokio::time::timeout(CLOSE_TIMEOUT, store.close())
                 .await
@@ -115,10 +109,7 @@ const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Connects to a `postgres://` or `postgresql://` URL with `max_connections` pooled
 /// connections (the ready listener and the leader hold one more each).
-pub(super) async fn connect_postgres(
-    url: &str,
-    max_connections: u32,
-) -> Result<PgStore, ServerError> {
+async fn connect_postgres(url: &str, max_connections: u32) -> Result<PgStore, NodeError> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Err(StoreError::Invalid(
             "--database takes a postgres:// URL (without it, the SQLite database in --data-dir is used)"
@@ -131,19 +122,4 @@ pub(super) async fn connect_postgres(
         ..PgOptions::default()
     };
     Ok(PgStore::connect_with(url, options).await?)
-}
-
-/// Leadership among the nodes on one PostgreSQL database: the store's session advisory
-/// lock, which PostgreSQL frees as soon as the leader's session ends (the process died, or
-/// its connection was cut).
-struct PgLeader(PgStore);
-
-impl LeaderBackend for PgLeader {
-    fn attempt_elect(&self) -> BoxFuture<'_, Result<bool, StoreError>> {
-        Box::pin(self.0.leader_attempt_elect(LEADER_NAME))
-    }
-
-    fn resign(&self) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(self.0.leader_resign(LEADER_NAME))
-    }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use workhorse_server::{ServeOptions, serve};
+use workhorse_node::{ServeOptions, serve};
 
 const GUARD: Duration = Duration::from_secs(10);
 

@@ -1,23 +1,22 @@
 //! `serve` with auth and TLS: auth on by default off loopback (and no start without a
 //! token), the bootstrap admin token, and HTTPS with a self-signed certificate.
 
-mod common;
-
-use common::GUARD;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use workhorse_server::auth::Secret;
-use workhorse_server::{ServeOptions, ServerError, TlsFiles, serve};
+use workhorse_node::{NodeError, Secret, ServeOptions, TlsFiles, serve};
+
+/// A guard against hanging forever if the node never starts or never stops.
+const GUARD: Duration = Duration::from_secs(10);
 
 const ADMIN: &str = "bootstrap-admin-token-for-tests-0123456789";
 
 struct Serving {
     addr: SocketAddr,
     shutdown: CancellationToken,
-    task: JoinHandle<Result<(), ServerError>>,
+    task: JoinHandle<Result<(), NodeError>>,
 }
 
 async fn start(dir: &Path, options: ServeOptions) -> Serving {
