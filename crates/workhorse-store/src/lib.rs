@@ -9,11 +9,16 @@
 //! Durability: a method that changes state returns only after its transaction committed
 //! (stores may group many calls into one commit; none is answered before that commit).
 //!
+//! [`plan`] holds the decisions every store makes the same way (what a failure, a lost lease
+//! or an upsert leads to; limits; rate-limit windows), as pure functions the stores call
+//! around their SQL.
+//!
 //! [`conformance`] holds the suite every store passes; a store crate runs it with
 //! [`conformance_tests!`].
 
 pub mod conformance;
 mod params;
+pub mod plan;
 mod schedule;
 mod workflow;
 

@@ -2,12 +2,13 @@
 
 use super::list::{Filter, state_clause};
 use super::{JobUpdate, job_by_id};
-use crate::error::{Error, invalid};
+use crate::error::Error;
 use crate::row::{State, micros, uuid_blob};
 use crate::sql::SQL;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use workhorse_core::{Job, JobId, JobState, Transition};
+use workhorse_store::plan::checks::redrive_state;
 use workhorse_store::{JobCancelParams, JobRedriveParams, RedriveSelector};
 
 /// Cancels a waiting job at once, flags a running one, returns a finished one unchanged.
@@ -42,7 +43,7 @@ pub(crate) fn redrive(conn: &Connection, params: JobRedriveParams) -> Result<Vec
             task,
             state,
             limit,
-        } => select(conn, queue, task, state.unwrap_or(JobState::Dead), limit)?,
+        } => select(conn, queue, task, redrive_state(state)?, limit)?,
     };
     let mut redrive = JobUpdate::new(conn, &SQL.redrive)?;
     let mut redriven = Vec::with_capacity(ids.len());
@@ -73,11 +74,6 @@ fn select(
     state: JobState,
     limit: u32,
 ) -> Result<Vec<JobId>, Error> {
-    if !Transition::Redrive.allowed_from(state) {
-        return Err(invalid(format!(
-            "only dead, cancelled or expired jobs can be redriven, not {state} ones"
-        )));
-    }
     let mut filter = Filter::default();
     filter
         .always(state_clause(state))

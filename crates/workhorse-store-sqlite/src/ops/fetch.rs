@@ -5,9 +5,9 @@
 //! concurrency keys, expiry) are applied here, counting the jobs this same call has started;
 //! each start is a guarded update.
 
-use super::queues::{Controls, controls};
+use super::queues::{controls, record_starts};
 use crate::counts;
-use crate::error::{Error, invalid};
+use crate::error::Error;
 use crate::row::{JOB_COLUMNS, SEQ_AFTER_JOB, decode, micros, uuid_blob};
 use crate::sql::{SQL, guard, quote};
 use rusqlite::{Connection, Statement, params};
@@ -15,6 +15,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::LazyLock;
 use workhorse_core::{Job, JobState, Lease, LeaseId, Timestamp, Transition, limits};
 use workhorse_store::JobFetchParams;
+use workhorse_store::plan::checks::check_fetch_max;
+use workhorse_store::plan::queue::QueueControls;
 
 /// Most candidates one fetch examines: bounds the time the writer spends on a queue whose
 /// head is blocked (e.g. thousands of jobs waiting on one concurrency key).
@@ -49,7 +51,7 @@ pub(crate) fn reads_sql() -> [(&'static str, &'static str); 2] {
 
 /// One queue's ready jobs, read ahead in fetch order.
 struct Lane {
-    controls: Controls,
+    controls: QueueControls,
     /// How many more may start (`max_running` and rate limit); `None`: no limit.
     room: Option<u32>,
     started: u32,
@@ -97,13 +99,7 @@ impl Lane {
 
 /// Starts up to `max` jobs; see [`workhorse_store::Store::job_fetch_available`].
 pub(crate) fn fetch(conn: &Connection, params: &JobFetchParams) -> Result<Vec<Job>, Error> {
-    if params.max > limits::MAX_FETCH {
-        return Err(invalid(format!(
-            "a fetch takes at most {} jobs; asked for {}",
-            limits::MAX_FETCH,
-            params.max
-        )));
-    }
+    check_fetch_max(params.max)?;
     let max = params.max as usize;
     let mut lanes = open_lanes(conn, &params.queues, params.now)?;
     let mut start_one = conn.prepare_cached(&SQL.start)?;
@@ -134,8 +130,7 @@ pub(crate) fn fetch(conn: &Connection, params: &JobFetchParams) -> Result<Vec<Jo
         }
     }
     for lane in &lanes {
-        lane.controls
-            .record_starts(conn, lane.started, params.now)?;
+        record_starts(conn, &lane.controls, lane.started, params.now)?;
     }
     Ok(started)
 }
@@ -151,14 +146,11 @@ fn open_lanes(conn: &Connection, queues: &[String], now: Timestamp) -> Result<Ve
         if controls.config.paused {
             continue;
         }
-        let running_room = match controls.config.max_running {
-            Some(max) => Some(max.saturating_sub(running_in_queue(conn, name)?)),
-            None => None,
+        let running = match controls.config.max_running {
+            Some(_) => running_in_queue(conn, name)?,
+            None => 0,
         };
-        let room = match (running_room, controls.rate_room(now)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let room = controls.room(now, running);
         if room == Some(0) {
             continue;
         }

@@ -1,11 +1,12 @@
 //! `job_insert_many`: new jobs, all or none, honouring unique keys.
 
 use crate::counts;
-use crate::error::{Error, invalid};
+use crate::error::Error;
 use crate::row::{StateSql, decode, duration_micros, json_text, micros, uuid_blob, whole};
 use crate::sql::SQL;
 use rusqlite::{Connection, Statement, params};
-use workhorse_core::{Job, Timestamp, limits};
+use workhorse_core::{Job, Timestamp};
+use workhorse_store::plan::checks::check_insert_batch;
 use workhorse_store::{Inserted, JobInsertManyParams};
 
 pub(crate) const INSERT: &str = "INSERT INTO jobs (id, task, queue, state, priority, args, kwargs, metadata, \
@@ -22,13 +23,7 @@ pub(crate) fn insert_many(
     conn: &Connection,
     params: JobInsertManyParams,
 ) -> Result<Vec<Inserted>, Error> {
-    if params.jobs.len() > limits::MAX_BATCH {
-        return Err(invalid(format!(
-            "a batch holds at most {} jobs; got {}",
-            limits::MAX_BATCH,
-            params.jobs.len()
-        )));
-    }
+    check_insert_batch(params.jobs.len())?;
     let now = params.now;
     let mut insert = conn.prepare_cached(INSERT)?;
     let mut inserted = Vec::with_capacity(params.jobs.len());

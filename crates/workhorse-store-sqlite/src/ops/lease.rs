@@ -4,10 +4,10 @@ use super::{JobUpdate, job_by_id, settle};
 use crate::error::Error;
 use crate::row::{json_text, micros, uuid_blob};
 use crate::sql::SQL;
-use rand::Rng;
 use rusqlite::{Connection, Statement, params};
-use workhorse_core::retry::{FailureReport, on_failure};
-use workhorse_core::{AttemptError, Job, JobId, JobState, Json, LeaseId, Timestamp};
+use workhorse_core::retry::{FailureReport, Jitter};
+use workhorse_core::{Job, JobId, JobState, Json, LeaseId, Timestamp};
+use workhorse_store::plan::attempt::{failed, runs_under};
 use workhorse_store::{
     Ack, AckKind, AckOutcome, AckRefusal, Beat, HeartbeatOutcome, JobAckManyParams,
     JobHeartbeatManyParams, JobReleaseManyParams,
@@ -59,17 +59,16 @@ pub(crate) fn ack_many(
     conn: &Connection,
     params: JobAckManyParams,
 ) -> Result<Vec<AckOutcome>, Error> {
-    let mut rng = rand::rng();
     let mut completion = JobUpdate::new(conn, &SQL.complete)?;
     let now = params.now;
     params
         .acks
         .into_iter()
-        .map(|Ack { id, lease_id, kind }| match kind {
+        .map(|(Ack { id, lease_id, kind }, jitter)| match kind {
             AckKind::Complete { result } => {
                 complete(conn, &mut completion, id, lease_id, result.as_ref(), now)
             }
-            AckKind::Fail(report) => fail(conn, id, lease_id, report, now, &mut rng),
+            AckKind::Fail(report) => fail(conn, id, lease_id, report, now, jitter),
         })
         .collect()
 }
@@ -107,7 +106,7 @@ fn fail(
     lease: LeaseId,
     report: FailureReport,
     now: Timestamp,
-    rng: &mut impl Rng,
+    jitter: Jitter,
 ) -> Result<AckOutcome, Error> {
     let Some(job) = job_by_id(conn, id)? else {
         return Ok(AckOutcome::Refused(AckRefusal::UnknownJob));
@@ -115,23 +114,11 @@ fn fail(
     if !runs_under(&job, lease) {
         return Ok(AckOutcome::Refused(AckRefusal::LeaseLost));
     }
-    let outcome = on_failure(&job, &report, now, rng);
-    let error = AttemptError {
-        attempt: job.attempt,
-        at: now,
-        kind: report.kind,
-        message: report.message,
-        traceback: report.traceback,
-    };
+    let (outcome, error) = failed(&job, report, now, jitter);
     Ok(match settle(conn, &job, lease, outcome, error, now)? {
         Some(job) => AckOutcome::Applied(job),
         None => AckOutcome::Refused(AckRefusal::LeaseLost),
     })
-}
-
-/// Whether `job` runs under `lease`: what [`on_failure`] assumes of the job it judges.
-fn runs_under(job: &Job, lease: LeaseId) -> bool {
-    job.state == JobState::Running && job.lease.as_ref().is_some_and(|l| l.id == lease)
 }
 
 fn refusal(conn: &Connection, id: JobId) -> Result<AckOutcome, Error> {

@@ -19,6 +19,7 @@ use crate::row::{JOB_COLUMNS, decode, micros, uuid_blob};
 use rusqlite::{CachedStatement, Connection, OptionalExtension, Params, Statement};
 use std::sync::LazyLock;
 use workhorse_core::{AttemptError, Job, JobId, JobState, LeaseId, Outcome, Timestamp};
+use workhorse_store::plan::attempt::run_at_after;
 
 static BY_ID: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"));
@@ -95,11 +96,7 @@ pub(crate) fn settle(
     error: AttemptError,
     now: Timestamp,
 ) -> Result<Option<Job>, Error> {
-    let run_at = match outcome {
-        Outcome::Retry { run_at } => run_at,
-        Outcome::Rescue => now,
-        Outcome::Bury | Outcome::Cancel => job.run_at,
-    };
+    let run_at = run_at_after(job, outcome, now);
     let target = outcome.transition().target();
     let settled = JobUpdate::new(conn, crate::sql::SQL.settle(outcome))?.run(
         job.id,

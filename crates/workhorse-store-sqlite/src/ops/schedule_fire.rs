@@ -11,10 +11,11 @@ use crate::error::Error;
 use crate::row::{Micros, micros};
 use rusqlite::{Connection, params};
 use uuid::Uuid;
-use workhorse_core::{JobState, Overlap, Timestamp, due_fires};
+use workhorse_core::{Overlap, Timestamp, due_fires};
+use workhorse_store::plan::schedule::{job_fire, skipped_fire, still_active};
 use workhorse_store::{
-    Fire, FireOutcome, HISTORY_KEPT, JobInsertManyParams, SKIPPED_OVERLAP, Schedule,
-    ScheduleFireDueParams, ScheduleHistoryParams, ScheduleTriggerParams,
+    Fire, FireOutcome, HISTORY_KEPT, JobInsertManyParams, Schedule, ScheduleFireDueParams,
+    ScheduleHistoryParams, ScheduleTriggerParams,
 };
 
 /// Fires every due schedule, up to `limit` of them.
@@ -62,7 +63,7 @@ fn fire_one(conn: &Connection, mut schedule: Schedule, now: Timestamp) -> Result
         let overlap = schedule.definition.overlap;
         let blocked = overlap == Overlap::Skip && previous_active(conn, &schedule)?;
         let fire = if blocked {
-            skipped(&schedule.definition.name, fire_at)
+            skipped_fire(&schedule.definition.name, fire_at)
         } else {
             make_job(conn, &mut schedule, fire_at, now, false)?
         };
@@ -77,21 +78,7 @@ fn previous_active(conn: &Connection, schedule: &Schedule) -> Result<bool, Error
     let Some(id) = schedule.last_job else {
         return Ok(false);
     };
-    Ok(job_by_id(conn, id)?.is_some_and(|job| {
-        matches!(
-            job.state,
-            JobState::Scheduled | JobState::Ready | JobState::Running
-        )
-    }))
-}
-
-fn skipped(name: &str, fire_at: Timestamp) -> Fire {
-    Fire {
-        schedule: name.to_owned(),
-        fire_at,
-        outcome: FireOutcome::Skipped(SKIPPED_OVERLAP.to_owned()),
-        triggered: false,
-    }
+    Ok(job_by_id(conn, id)?.is_some_and(|job| still_active(job.state)))
 }
 
 /// Inserts the fire's job (or finds the job its key already made) and makes it the
@@ -121,12 +108,7 @@ fn make_job(
         .execute(params![micros(fire_at), job_blob(Some(job.id)), name])?;
     schedule.last_fire_at = Some(fire_at);
     schedule.last_job = Some(job.id);
-    Ok(Fire {
-        schedule: name,
-        fire_at,
-        outcome: FireOutcome::Job(job.id),
-        triggered,
-    })
+    Ok(job_fire(name, fire_at, job.id, triggered))
 }
 
 /// Appends a fire to its schedule's history and drops what is beyond [`HISTORY_KEPT`].

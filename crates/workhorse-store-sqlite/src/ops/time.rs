@@ -8,8 +8,8 @@ use crate::sql::{SQL, guard};
 use rusqlite::{Connection, params};
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
-use workhorse_core::retry::{LeaseLoss, on_lease_lost};
-use workhorse_core::{AttemptError, Job, JobState, Timestamp, Transition};
+use workhorse_core::{Job, JobState, Timestamp, Transition};
+use workhorse_store::plan::attempt::lease_lost;
 use workhorse_store::{
     JobDeleteFinishedParams, JobPromoteDueParams, JobRescueParams, PromoteOutcome,
 };
@@ -137,7 +137,7 @@ pub(crate) fn next_due(conn: &Connection) -> Result<Option<Timestamp>, Error> {
     Ok(earliest)
 }
 
-/// Lost leases: each job follows [`on_lease_lost`], its loss recorded as the attempt's error.
+/// Lost leases: each job follows [`workhorse_core::retry::on_lease_lost`], its loss recorded as the attempt's error.
 pub(crate) fn rescue_expired(
     conn: &Connection,
     params: &JobRescueParams,
@@ -156,18 +156,7 @@ pub(crate) fn rescue_expired(
         let Some(lease) = job.lease.as_ref().map(|l| l.id) else {
             continue;
         };
-        let loss = match params.worker {
-            Some(_) => LeaseLoss::WorkerGone,
-            None => LeaseLoss::of_expired(&job, params.now),
-        };
-        let error = AttemptError {
-            attempt: job.attempt,
-            at: params.now,
-            kind: loss.kind().to_owned(),
-            message: loss.message(&job),
-            traceback: None,
-        };
-        let outcome = on_lease_lost(&job);
+        let (outcome, error) = lease_lost(&job, params);
         rescued.extend(settle(conn, &job, lease, outcome, error, params.now)?);
     }
     Ok(rescued)

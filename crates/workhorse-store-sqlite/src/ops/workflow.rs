@@ -10,7 +10,8 @@ use crate::sql::SQL;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::LazyLock;
-use workhorse_core::{Job, JobId, JobState, Json, ResultPassing, WorkflowId, limits};
+use workhorse_core::{Job, JobId, JobState, Json, ResultPassing, WorkflowId};
+use workhorse_store::plan::checks::check_workflow_size;
 use workhorse_store::{Workflow, WorkflowCancelParams, WorkflowInsertParams, WorkflowMember};
 
 const INSERT_WORKFLOW: &str = "INSERT INTO workflows \
@@ -32,13 +33,7 @@ const EDGES_OF: &str = "SELECT d.job, d.parent FROM job_dependencies d \
 /// Inserts the workflow row, every job (those with parents `waiting`) and every edge.
 pub(crate) fn insert(conn: &Connection, params: WorkflowInsertParams) -> Result<Workflow, Error> {
     let compiled = params.compiled;
-    if compiled.jobs.len() > limits::MAX_WORKFLOW_JOBS {
-        return Err(invalid(format!(
-            "a workflow holds at most {} jobs; got {}",
-            limits::MAX_WORKFLOW_JOBS,
-            compiled.jobs.len()
-        )));
-    }
+    check_workflow_size(compiled.jobs.len())?;
     conn.prepare_cached(INSERT_WORKFLOW)?.execute(params![
         uuid_blob(&params.id.0),
         micros(params.now),
