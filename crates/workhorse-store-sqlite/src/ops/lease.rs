@@ -1,6 +1,7 @@
 //! Leased jobs: heartbeats, acks (complete or fail) and releases, each guarded by its lease.
 
 use super::{JobUpdate, job_by_id, settle};
+use crate::counts::WriteTx;
 use crate::error::Error;
 use crate::row::{json_text, micros, uuid_blob};
 use crate::sql::SQL;
@@ -56,25 +57,25 @@ fn heartbeat(
 
 /// Settles each ack on its own: a refused one changes nothing and stops nothing.
 pub(crate) fn ack_many(
-    conn: &Connection,
+    tx: &mut WriteTx<'_>,
     params: JobAckManyParams,
 ) -> Result<Vec<AckOutcome>, Error> {
-    let mut completion = JobUpdate::new(conn, &SQL.complete)?;
+    let mut completion = JobUpdate::new(tx, &SQL.complete)?;
     let now = params.now;
     params
         .acks
         .into_iter()
         .map(|(Ack { id, lease_id, kind }, jitter)| match kind {
             AckKind::Complete { result } => {
-                complete(conn, &mut completion, id, lease_id, result.as_ref(), now)
+                complete(tx, &mut completion, id, lease_id, result.as_ref(), now)
             }
-            AckKind::Fail(report) => fail(conn, id, lease_id, report, now, jitter),
+            AckKind::Fail(report) => fail(tx, id, lease_id, report, now, jitter),
         })
         .collect()
 }
 
 fn complete(
-    conn: &Connection,
+    tx: &mut WriteTx<'_>,
     completion: &mut JobUpdate<'_>,
     id: JobId,
     lease: LeaseId,
@@ -82,6 +83,7 @@ fn complete(
     now: Timestamp,
 ) -> Result<AckOutcome, Error> {
     let done = completion.run(
+        tx,
         id,
         JobState::Running,
         params![
@@ -93,29 +95,29 @@ fn complete(
     )?;
     match done {
         Some(job) => {
-            super::fan_in::finished(conn, &job, now)?;
+            super::fan_in::finished(tx, &job, now)?;
             Ok(AckOutcome::Applied(job))
         }
-        None => refusal(conn, id),
+        None => refusal(tx.conn(), id),
     }
 }
 
 fn fail(
-    conn: &Connection,
+    tx: &mut WriteTx<'_>,
     id: JobId,
     lease: LeaseId,
     report: FailureReport,
     now: Timestamp,
     jitter: Jitter,
 ) -> Result<AckOutcome, Error> {
-    let Some(job) = job_by_id(conn, id)? else {
+    let Some(job) = job_by_id(tx.conn(), id)? else {
         return Ok(AckOutcome::Refused(AckRefusal::UnknownJob));
     };
     if !runs_under(&job, lease) {
         return Ok(AckOutcome::Refused(AckRefusal::LeaseLost));
     }
     let (outcome, error) = failed(&job, report, now, jitter);
-    Ok(match settle(conn, &job, lease, outcome, error, now)? {
+    Ok(match settle(tx, &job, lease, outcome, error, now)? {
         Some(job) => AckOutcome::Applied(job),
         None => AckOutcome::Refused(AckRefusal::LeaseLost),
     })
@@ -134,13 +136,14 @@ fn refusal(conn: &Connection, id: JobId) -> Result<AckOutcome, Error> {
 
 /// Hands jobs back to `ready` with their attempt uncounted; returns those released.
 pub(crate) fn release_many(
-    conn: &Connection,
+    tx: &mut WriteTx<'_>,
     params: &JobReleaseManyParams,
 ) -> Result<Vec<Job>, Error> {
-    let mut release = JobUpdate::new(conn, &SQL.release)?;
+    let mut release = JobUpdate::new(tx, &SQL.release)?;
     let mut released = Vec::with_capacity(params.releases.len());
     for (id, lease) in &params.releases {
         let job = release.run(
+            tx,
             *id,
             JobState::Running,
             params![uuid_blob(&id.0), uuid_blob(&lease.0), micros(params.now)],

@@ -7,6 +7,7 @@
 
 use super::schedule::{SCHEDULE_COLUMNS, decode, job_blob};
 use super::{insert, job_by_id};
+use crate::counts::WriteTx;
 use crate::error::Error;
 use crate::row::{Micros, micros};
 use rusqlite::{Connection, params};
@@ -20,9 +21,10 @@ use workhorse_store::{
 
 /// Fires every due schedule, up to `limit` of them.
 pub(crate) fn fire_due(
-    conn: &Connection,
+    tx: &mut WriteTx<'_>,
     params: &ScheduleFireDueParams,
 ) -> Result<Vec<Fire>, Error> {
+    let conn = tx.conn();
     let due: Vec<Schedule> = {
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE paused = 0 \
@@ -34,13 +36,18 @@ pub(crate) fn fire_due(
     };
     let mut fires = Vec::new();
     for schedule in due {
-        fires.extend(fire_one(conn, schedule, params.now)?);
+        fires.extend(fire_one(tx, schedule, params.now)?);
     }
     Ok(fires)
 }
 
 /// Fires one due schedule and advances it; nothing if another firer advanced it first.
-fn fire_one(conn: &Connection, mut schedule: Schedule, now: Timestamp) -> Result<Vec<Fire>, Error> {
+fn fire_one(
+    tx: &mut WriteTx<'_>,
+    mut schedule: Schedule,
+    now: Timestamp,
+) -> Result<Vec<Fire>, Error> {
+    let conn = tx.conn();
     let Some(next) = schedule.next_fire_at else {
         return Ok(Vec::new());
     };
@@ -65,7 +72,7 @@ fn fire_one(conn: &Connection, mut schedule: Schedule, now: Timestamp) -> Result
         let fire = if blocked {
             skipped_fire(&schedule.definition.name, fire_at)
         } else {
-            make_job(conn, &mut schedule, fire_at, now, false)?
+            make_job(tx, &mut schedule, fire_at, now, false)?
         };
         record(conn, &fire)?;
         fires.push(fire);
@@ -84,7 +91,7 @@ fn previous_active(conn: &Connection, schedule: &Schedule) -> Result<bool, Error
 /// Inserts the fire's job (or finds the job its key already made) and makes it the
 /// schedule's last job.
 fn make_job(
-    conn: &Connection,
+    tx: &mut WriteTx<'_>,
     schedule: &mut Schedule,
     fire_at: Timestamp,
     now: Timestamp,
@@ -93,7 +100,7 @@ fn make_job(
     let name = schedule.definition.name.clone();
     let new = schedule.definition.job.new_job(&name, fire_at);
     let inserted = insert::insert_many(
-        conn,
+        tx,
         JobInsertManyParams {
             now,
             jobs: vec![new],
@@ -104,7 +111,8 @@ fn make_job(
         .next()
         .map(|i| i.job)
         .ok_or_else(|| crate::error::invalid("the fire's job was not inserted"))?;
-    conn.prepare_cached("UPDATE schedules SET last_fire_at = ?1, last_job = ?2 WHERE name = ?3")?
+    tx.conn()
+        .prepare_cached("UPDATE schedules SET last_fire_at = ?1, last_job = ?2 WHERE name = ?3")?
         .execute(params![micros(fire_at), job_blob(Some(job.id)), name])?;
     schedule.last_fire_at = Some(fire_at);
     schedule.last_job = Some(job.id);
@@ -139,13 +147,14 @@ fn record(conn: &Connection, fire: &Fire) -> Result<(), Error> {
 
 /// A fire by hand, now.
 pub(crate) fn trigger(
-    conn: &Connection,
+    tx: &mut WriteTx<'_>,
     params: &ScheduleTriggerParams,
 ) -> Result<Option<Fire>, Error> {
+    let conn = tx.conn();
     let Some(mut schedule) = super::schedule::get(conn, &params.name)? else {
         return Ok(None);
     };
-    let fire = make_job(conn, &mut schedule, params.now, params.now, true)?;
+    let fire = make_job(tx, &mut schedule, params.now, params.now, true)?;
     record(conn, &fire)?;
     Ok(Some(fire))
 }
