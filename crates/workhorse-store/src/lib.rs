@@ -79,7 +79,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Completions and failures of running jobs, each guarded by its lease: `running →
     /// succeeded` (Complete) for a result; for a failure, the transition
-    /// [`workhorse_core::retry::on_failure`] decides (Retry, Bury or Cancel). Each item
+    /// [`workhorse_core::retry::on_failure`] decides (Retry, Bury or Cancel), a retry after
+    /// the backoff waiting the [`Jitter`](workhorse_core::Jitter) the ack carries. Each item
     /// is settled on its own; a refused one does not stop the others. A finished job of a
     /// workflow releases or cancels its dependants in the same transaction (see
     /// [`workflow`](crate::Workflow)'s fan-in rule).
