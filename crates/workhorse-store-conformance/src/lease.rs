@@ -1,11 +1,11 @@
 //! Leased jobs: heartbeats, acks and releases.
 
 use super::{
-    DEFAULT, LEASE, ack, applied, assert_transition, at, complete, fail, failure, fetch, get,
-    insert, job_in, lease_of, run_one, t0,
+    DEFAULT, LEASE, ack, ack_jittered, applied, assert_transition, at, complete, fail, failure,
+    fetch, get, insert, job_in, lease_of, run_one, t0,
 };
 use std::time::Duration;
-use workhorse_core::retry::{Backoff, FailureReport};
+use workhorse_core::retry::{Backoff, FailureReport, Jitter};
 use workhorse_core::{
     AttemptError, Job, JobId, JobState, LeaseId, Progress, Timestamp, Transition,
 };
@@ -190,6 +190,7 @@ pub async fn ack_failure_retries_with_backoff(store: &dyn Store) {
     assert!(
         retried.run_at >= at(1) && retried.run_at <= super::later(at(1), Duration::from_secs(1))
     );
+    assert_eq!(retried.run_at, at(2), "the whole ceiling at jitter 1");
     let first_error = AttemptError {
         attempt: 1,
         at: at(1),
@@ -213,12 +214,48 @@ pub async fn ack_failure_retries_with_backoff(store: &dyn Store) {
         retried.run_at >= at(4) && retried.run_at <= at(6),
         "ceiling doubles"
     );
+    assert_eq!(
+        retried.run_at,
+        at(6),
+        "the whole doubled ceiling at jitter 1"
+    );
     assert_eq!(retried.errors.len(), 2);
     assert_eq!(retried.errors[0], first_error);
     assert_eq!(
         (retried.errors[1].attempt, retried.errors[1].kind.as_str()),
         (2, "KeyError")
     );
+}
+
+/// A retry after the backoff waits the jitter's fraction of the ceiling, exactly: nothing
+/// at jitter 0, half of it (to the millisecond below) at one half, all of it at 1.
+pub async fn ack_failure_waits_its_jitter_of_the_backoff(store: &dyn Store) {
+    let mut running = Vec::new();
+    for _ in 0..3 {
+        let mut new = job_in(DEFAULT, "t");
+        new.max_attempts = 2;
+        new.backoff = Backoff {
+            base_ms: 10_000,
+            max_ms: 10_000,
+        };
+        running.push(run_one(store, t0(), new).await);
+    }
+    let jitters = [Jitter::NONE, Jitter(u32::MAX / 2), Jitter::FULL];
+    let acks = running
+        .iter()
+        .zip(jitters)
+        .map(|(job, jitter)| (fail(job, failure("ValueError")), jitter))
+        .collect();
+    let retried: Vec<Timestamp> = ack_jittered(store, at(1), acks)
+        .await
+        .into_iter()
+        .map(|outcome| applied(outcome).run_at)
+        .collect();
+    let after = |ms| super::later(at(1), Duration::from_millis(ms));
+    assert_eq!(retried, vec![at(1), after(4_999), at(11)]);
+    for (job, run_at) in running.iter().zip(&retried) {
+        assert_eq!(get(store, job.id).await.run_at, *run_at);
+    }
 }
 
 /// The last attempt's failure buries the job in the dead-letter set.

@@ -43,7 +43,7 @@ pub use time::*;
 pub use workflow::*;
 
 use std::time::Duration;
-use workhorse_core::retry::FailureReport;
+use workhorse_core::retry::{FailureReport, Jitter};
 use workhorse_core::state::is_legal;
 use workhorse_core::{Job, JobId, JobState, Json, LeaseId, NewJob, Timestamp, Transition};
 use workhorse_store::{
@@ -87,6 +87,7 @@ macro_rules! conformance_tests {
             ack_failure_on_last_attempt_buries,
             ack_non_retryable_failure_buries,
             ack_retry_in_is_exact,
+            ack_failure_waits_its_jitter_of_the_backoff,
             ack_failure_after_cancel_request_cancels,
             ack_batch_settles_each_independently,
             release_returns_job_uncounted,
@@ -293,8 +294,24 @@ pub fn failure(kind: &str) -> FailureReport {
     }
 }
 
-/// Sends `acks` at `now`; every applied one must be a legal move out of `running`.
+/// The jitter [`ack`] passes with every ack: the whole backoff ceiling, so a case knows the
+/// exact `run_at` of a retry.
+pub const JITTER: Jitter = Jitter::FULL;
+
+/// Sends `acks` at `now`, each with [`JITTER`]; every applied one must be a legal move out
+/// of `running`.
 pub async fn ack(store: &dyn Store, now: Timestamp, acks: Vec<Ack>) -> Vec<AckOutcome> {
+    let acks = acks.into_iter().map(|ack| (ack, JITTER)).collect();
+    ack_jittered(store, now, acks).await
+}
+
+/// Sends `acks` at `now`, each with its own jitter; every applied one must be a legal move
+/// out of `running`.
+pub async fn ack_jittered(
+    store: &dyn Store,
+    now: Timestamp,
+    acks: Vec<(Ack, Jitter)>,
+) -> Vec<AckOutcome> {
     let outcomes = store
         .job_ack_many(JobAckManyParams { now, acks })
         .await

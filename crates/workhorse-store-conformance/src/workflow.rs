@@ -308,11 +308,11 @@ pub async fn concurrent_chord_acks_unblock_callback_once(store: &dyn Store) {
         let (a, b) = tokio::join!(
             store.job_ack_many(workhorse_store::JobAckManyParams {
                 now,
-                acks: vec![complete(&last_two[0], Some("1"))],
+                acks: vec![(complete(&last_two[0], Some("1")), super::JITTER)],
             }),
             store.job_ack_many(workhorse_store::JobAckManyParams {
                 now,
-                acks: vec![complete(&last_two[1], Some("1"))],
+                acks: vec![(complete(&last_two[1], Some("1")), super::JITTER)],
             }),
         );
         a.expect("ack a");

@@ -12,11 +12,16 @@
 //! Durability: a method that changes state returns only after its transaction committed
 //! (stores may group many calls into one commit; none is answered before that commit).
 //!
+//! [`plan`] holds the decisions every store makes the same way (what a failure, a lost lease
+//! or an upsert leads to; limits; rate-limit windows), as pure functions the stores call
+//! around their SQL.
+//!
 //! The suite every store passes is the `workhorse-store-conformance` crate; a store crate
 //! runs it from its tests.
 
 mod leader;
 mod params;
+pub mod plan;
 mod schedule;
 mod workflow;
 
@@ -78,7 +83,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Completions and failures of running jobs, each guarded by its lease: `running →
     /// succeeded` (Complete) for a result; for a failure, the transition
-    /// [`workhorse_core::retry::on_failure`] decides (Retry, Bury or Cancel). Each item
+    /// [`workhorse_core::retry::on_failure`] decides (Retry, Bury or Cancel), a retry after
+    /// the backoff waiting the [`Jitter`](workhorse_core::Jitter) the ack carries. Each item
     /// is settled on its own; a refused one does not stop the others. A finished job of a
     /// workflow releases or cancels its dependants in the same transaction (see
     /// [`workflow`](crate::Workflow)'s fan-in rule).

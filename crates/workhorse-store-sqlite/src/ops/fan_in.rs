@@ -8,7 +8,7 @@
 //! statement correct on its own all the same.
 
 use super::job_by_id;
-use crate::counts;
+use crate::counts::{JobSql, WriteTx};
 use crate::error::Error;
 use crate::row::{Uuid16, micros, uuid_blob};
 use crate::sql::{guard, quote};
@@ -35,23 +35,23 @@ static COUNT_DOWN: LazyLock<String> = LazyLock::new(|| {
 
 /// Unblocks waiting job `?1` whose parents all finished: `?2` target state, `?3` args,
 /// `?4` `run_at`.
-static UNBLOCK: LazyLock<String> = LazyLock::new(|| {
-    format!(
+static UNBLOCK: LazyLock<JobSql> = LazyLock::new(|| {
+    JobSql::new(format!(
         "UPDATE jobs SET state = ?2, args = ?3, run_at = ?4 \
          WHERE id = ?1 AND {} AND pending_parents = 0",
         guard(Transition::Unblock)
-    )
+    ))
 });
 
 /// Cancels waiting job `?1` (a parent failed under the `cancel` policy): `?2` now. Returns
 /// its queue, for the counts.
-static CANCEL_WAITING: LazyLock<String> = LazyLock::new(|| {
-    format!(
+static CANCEL_WAITING: LazyLock<JobSql> = LazyLock::new(|| {
+    JobSql::new(format!(
         "UPDATE jobs SET state = {}, finished_at = ?2 WHERE id = ?1 AND state = {} \
          RETURNING queue",
         quote(Transition::Cancel.target()),
         quote(JobState::Waiting)
-    )
+    ))
 });
 
 /// The results of job `?1`'s parents in position order: NULL for one that did not succeed
@@ -67,10 +67,11 @@ static PARENT_RESULTS: LazyLock<String> = LazyLock::new(|| {
 
 /// `job`, a job of a workflow, has just reached a terminal state: its dependants (and, for
 /// cancellations, theirs) follow the fan-in rule.
-pub(crate) fn finished(conn: &Connection, job: &Job, now: Timestamp) -> Result<(), Error> {
+pub(crate) fn finished(tx: &mut WriteTx<'_>, job: &Job, now: Timestamp) -> Result<(), Error> {
     let Some(workflow) = job.workflow else {
         return Ok(());
     };
+    let conn = tx.conn();
     let policy = policy_of(conn, workflow.0)?;
     let mut finished = vec![(job.id, job.state)];
     while let Some((parent, state)) = finished.pop() {
@@ -78,8 +79,8 @@ pub(crate) fn finished(conn: &Connection, job: &Job, now: Timestamp) -> Result<(
             state == JobState::Succeeded || policy == OnParentFailure::RunAnyway;
         for child in dependants_of(conn, parent)? {
             if counts_as_success {
-                count_down(conn, child, parent, now)?;
-            } else if cancel_waiting(conn, child, now)? {
+                count_down(tx, child, parent, now)?;
+            } else if cancel_waiting(tx, child, now)? {
                 finished.push((child, JobState::Cancelled));
             }
         }
@@ -109,7 +110,13 @@ pub(crate) fn dependants_of(conn: &Connection, parent: JobId) -> Result<Vec<JobI
 }
 
 /// Counts `parent` finished for `child` (once per edge); unblocks `child` at zero.
-fn count_down(conn: &Connection, child: JobId, parent: JobId, now: Timestamp) -> Result<(), Error> {
+fn count_down(
+    tx: &mut WriteTx<'_>,
+    child: JobId,
+    parent: JobId,
+    now: Timestamp,
+) -> Result<(), Error> {
+    let conn = tx.conn();
     let edge = conn
         .prepare_cached(SETTLE_EDGE)?
         .execute(params![uuid_blob(&child.0), uuid_blob(&parent.0)])?;
@@ -121,14 +128,15 @@ fn count_down(conn: &Connection, child: JobId, parent: JobId, now: Timestamp) ->
         .query_row([uuid_blob(&child.0)], |row| row.get(0))
         .optional()?;
     if left == Some(0) {
-        unblock(conn, child, now)?;
+        unblock(tx, child, now)?;
     }
     Ok(())
 }
 
 /// `waiting → ready` (`Unblock`), or `→ scheduled` (`UnblockLater`) while `run_at` is ahead,
 /// with the parents' results written into the args.
-fn unblock(conn: &Connection, id: JobId, now: Timestamp) -> Result<(), Error> {
+fn unblock(tx: &mut WriteTx<'_>, id: JobId, now: Timestamp) -> Result<(), Error> {
+    let conn = tx.conn();
     let Some(job) = job_by_id(conn, id)? else {
         return Ok(());
     };
@@ -141,15 +149,15 @@ fn unblock(conn: &Connection, id: JobId, now: Timestamp) -> Result<(), Error> {
     } else {
         (Transition::Unblock, now)
     };
-    let changed = conn.prepare_cached(&UNBLOCK)?.execute(params![
+    let values = params![
         uuid_blob(&id.0),
         transition.target().as_str(),
         args.get(),
         micros(run_at),
-    ])?;
-    if changed == 1 {
-        counts::moved(&job.queue, JobState::Waiting, transition.target());
-    }
+    ];
+    let mut unblock = tx.prepare(&UNBLOCK)?;
+    let to = transition.target();
+    tx.move_job(&mut unblock, values, &job.queue, JobState::Waiting, to)?;
     Ok(())
 }
 
@@ -173,13 +181,10 @@ fn parent_results(conn: &Connection, id: JobId) -> Result<Vec<Option<Json>>, Err
 }
 
 /// `waiting → cancelled`; whether the job was waiting.
-fn cancel_waiting(conn: &Connection, id: JobId, now: Timestamp) -> Result<bool, Error> {
-    let queue: Option<String> = conn
-        .prepare_cached(&CANCEL_WAITING)?
-        .query_row(params![uuid_blob(&id.0), micros(now)], |row| row.get(0))
-        .optional()?;
-    if let Some(queue) = &queue {
-        counts::moved(queue, JobState::Waiting, Transition::Cancel.target());
-    }
-    Ok(queue.is_some())
+fn cancel_waiting(tx: &mut WriteTx<'_>, id: JobId, now: Timestamp) -> Result<bool, Error> {
+    let mut cancel = tx.prepare(&CANCEL_WAITING)?;
+    let values = params![uuid_blob(&id.0), micros(now)];
+    let to = Transition::Cancel.target();
+    let queues = tx.move_jobs(&mut cancel, values, JobState::Waiting, to)?;
+    Ok(!queues.is_empty())
 }
