@@ -9,6 +9,7 @@
 
 mod bridge;
 mod client;
+mod client_admin;
 mod errors;
 mod job;
 mod runtime;
