@@ -10,5 +10,5 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check \
-  "maturin>=1.9,<2" pytest pytest-asyncio httpx "fastapi>=0.110" uvicorn ruff
+  "maturin>=1.9,<2" pytest pytest-asyncio httpx "fastapi>=0.121" uvicorn ruff mypy "pydantic>=2.7,<3"
 (cd python && ../"$venv"/bin/maturin develop -q --profile "${WORKHORSE_PY_PROFILE:-dev}")

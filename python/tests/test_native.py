@@ -341,3 +341,16 @@ def test_run_cli_exit_codes(
     down = f"http://127.0.0.1:{unused_port()}"
     assert _native.run_cli(["--url", down, "jobs", "get", MISSING_JOB]) == 1
     assert down in capfd.readouterr().err
+
+
+def test_run_cli_says_where_bench_is(capfd: pytest.CaptureFixture[str]) -> None:
+    # The wheel leaves the benchmark out; asking for it names the binary that has it.
+    for argv in (
+        ["bench"],
+        ["bench", "--help"],
+        ["--url", "http://127.0.0.1:1", "bench", "--jobs", "5"],
+    ):
+        assert _native.run_cli(argv) == 1
+        err = capfd.readouterr().err
+        assert "`workhorse bench` is not in this build" in err
+        assert "cargo build --release -p workhorse-cli" in err

@@ -153,3 +153,37 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_a_process_child_is_replaced_after_max_jobs_per_child(
+    app: Workhorse,
+    serve: ServeProcess,
+    workers: list[subprocess.Popen[bytes]],
+) -> None:
+    workers.append(
+        start_worker(APP, serve.url, "--processes", "1", "--max-jobs-per-child", "2")
+    )
+    pids = [crashy.pid.enqueue_sync().result_sync(timeout=30) for _ in range(5)]
+    # One child at a time, each replaced after its second job; every job ran once.
+    assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4], pids
+    assert len(set(pids)) == 3, pids
+
+
+def test_a_process_child_over_max_memory_is_replaced_between_jobs(
+    app: Workhorse,
+    serve: ServeProcess,
+    workers: list[subprocess.Popen[bytes]],
+) -> None:
+    limit_kib = 200 * 1024
+    workers.append(
+        start_worker(
+            APP, serve.url, "--processes", "1", "--max-memory-per-child", str(limit_kib)
+        )
+    )
+    small = [crashy.grows.enqueue_sync(1).result_sync(timeout=30) for _ in range(2)]
+    assert small[0] == small[1], "under the limit the child is reused"
+    big = crashy.grows.enqueue_sync(300).result_sync(timeout=30)
+    assert big == small[0], "the job that crosses the limit finishes in its child"
+    after = crashy.grows.enqueue_sync(1).result_sync(timeout=30)
+    assert after != big, "the next job runs in a fresh child"
+    wait_until(lambda: not _alive(big), what="the replaced child exits")

@@ -30,6 +30,7 @@ from workhorse.app import Workhorse
 from workhorse.context import JobContext, Resources
 from workhorse.errors import (
     Abort,
+    ArgumentInvalid,
     ArgumentNotSerializable,
     JobCancelled,
     JobExpired,
@@ -38,9 +39,10 @@ from workhorse.errors import (
     UnknownTask,
 )
 from workhorse.jobs import AttemptError, Job, JobInfo, JobState, Progress
+from workhorse.manage import Fire, QueueInfo, RateLimit, ScheduleInfo
 from workhorse.options import Backoff, EnqueueOptions
 from workhorse.schedules import Schedule
-from workhorse.tasks import ConfiguredTask, RemoteTask, Task, TaskCall
+from workhorse.tasks import AsyncTask, ConfiguredTask, RemoteTask, Task, TaskCall
 from workhorse.workflows import (
     Signature,
     Workflow,
@@ -55,13 +57,16 @@ from workhorse.workflows import (
 __all__ = [
     "Abort",
     "ApiError",
+    "ArgumentInvalid",
     "ArgumentNotSerializable",
+    "AsyncTask",
     "AttemptError",
     "Backoff",
     "Client",
     "ConfiguredTask",
     "EmbeddedServer",
     "EnqueueOptions",
+    "Fire",
     "InvalidRequest",
     "Job",
     "JobCancelled",
@@ -71,10 +76,13 @@ __all__ = [
     "JobInfo",
     "JobState",
     "Progress",
+    "QueueInfo",
+    "RateLimit",
     "RemoteTask",
     "Resources",
     "Retry",
     "Schedule",
+    "ScheduleInfo",
     "ServerUnavailable",
     "Signature",
     "Task",

@@ -1,4 +1,9 @@
-"""JSON encoding with errors that name the argument that does not serialize."""
+"""JSON encoding with errors that name the argument that does not serialize.
+
+Plain JSON values go through the standard library's C encoder; anything else (Pydantic
+models, dataclasses, `datetime`, `UUID`, `Decimal`, enums, sets, `bytes`, ...) is turned
+into JSON values by pydantic-core, as FastAPI encodes a response (see `workhorse._values`).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,30 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from pydantic_core import to_jsonable_python
+
 from workhorse.errors import ArgumentNotSerializable
 
-_encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_VALUES = (
+    "pass JSON values, Pydantic models, dataclasses, datetime, date, time, timedelta, "
+    "UUID, Decimal, enums, bytes, or lists, tuples, sets and dicts of them"
+)
+
+
+def jsonable(value: Any) -> Any:
+    """`value` as plain JSON values: the encoder's hook for what it does not know
+    (`bytes` become URL-safe base64). Raises `TypeError` for what cannot be encoded."""
+    try:
+        return to_jsonable_python(value, bytes_mode="base64")
+    except Exception as error:  # noqa: BLE001 - pydantic-core raises several kinds
+        raise TypeError(
+            f"Object of type {type(value).__qualname__} is not JSON serializable ({error})"
+        ) from None
+
+
+_encoder = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=jsonable
+)
 
 dumps = _encoder.encode
 """Compact, strict JSON (no NaN or infinity: they are not JSON)."""
@@ -29,8 +55,7 @@ def check_serializable(values: Iterable[tuple[str, Any]], where: str) -> None:
             dumps(value)
         except (TypeError, ValueError) as error:
             raise ArgumentNotSerializable(
-                f"{name} of {where} does not serialize to JSON ({error}); "
-                "pass JSON values: str, int, float, bool, None, and lists and dicts of them"
+                f"{name} of {where} does not serialize to JSON ({error}); {_VALUES}"
             ) from None
 
 
@@ -41,5 +66,5 @@ def dumps_result(value: Any, task: str) -> str:
     except (TypeError, ValueError) as error:
         raise ArgumentNotSerializable(
             f"the result of task {task!r} does not serialize to JSON ({error}); "
-            "return JSON values: str, int, float, bool, None, and lists and dicts of them"
+            + _VALUES.replace("pass", "return", 1)
         ) from None

@@ -2,9 +2,9 @@
 
 Each child is a fresh interpreter (the "spawn" start method: the worker's native threads
 must never be forked) that imports the task by module and qualified name and runs one job
-at a time. Children are reused from job to job; a job told to stop (cancel, time limit,
-shutdown) gets its child killed, which is the only way to stop CPU-bound Python code, and
-a fresh child takes its place on demand.
+at a time. Children are reused from job to job (up to `Recycling`'s limits on jobs and
+memory); a job told to stop (cancel, time limit, shutdown) gets its child killed, which is
+the only way to stop CPU-bound Python code, and a fresh child takes its place on demand.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import importlib
 import inspect
 import logging
 import multiprocessing
+import os
 import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -23,14 +25,20 @@ from typing import TYPE_CHECKING, Any
 from workhorse import _json
 from workhorse.context import ContextSlot, JobContext, Resources
 from workhorse.errors import ArgumentNotSerializable
-from workhorse.logs import configure_logging, current_job, install_job_records
+from workhorse.logs import (
+    JobJsonFormatter,
+    LogFormat,
+    configure_logging,
+    current_job,
+    install_job_records,
+)
 from workhorse.outcomes import Failure, failure_of
 
 if TYPE_CHECKING:
     from workhorse.context import JobLink
     from workhorse.tasks import Task
 
-__all__ = ["EncodedResult", "ProcessFailure", "ProcessPool"]
+__all__ = ["EncodedResult", "ProcessFailure", "ProcessPool", "Recycling"]
 
 logger = logging.getLogger("workhorse.worker")
 
@@ -65,14 +73,32 @@ class ProcessFailure(Exception):
         self.failure = failure
 
 
-class ProcessPool:
-    """Up to `size` children, each running one job at a time."""
+@dataclass(frozen=True)
+class Recycling:
+    """When a child is replaced, between two jobs (`celery worker --max-tasks-per-child`
+    and `--max-memory-per-child`): after `max_jobs` jobs, or once its resident memory
+    after a job is over `max_memory_kib`. A child is never stopped mid-job for this: the
+    job it ran is reported first, and the next job starts in a fresh child."""
 
-    def __init__(self, size: int) -> None:
+    max_jobs: int | None = None
+    max_memory_kib: int | None = None
+
+    def is_due(self, child: _Child) -> bool:
+        return (self.max_jobs is not None and child.jobs_run >= self.max_jobs) or (
+            self.max_memory_kib is not None and child.rss_kib > self.max_memory_kib
+        )
+
+
+class ProcessPool:
+    """Up to `size` children, each running one job at a time, replaced as `recycling`
+    says."""
+
+    def __init__(self, size: int, recycling: Recycling | None = None) -> None:
         self._spawn = multiprocessing.get_context("spawn")
         self._free = asyncio.Semaphore(size)
         self._idle: list[_Child] = []
         self._children: set[_Child] = set()
+        self._recycling = recycling or Recycling()
 
     async def run(
         self, task: Task[Any, Any], link: JobLink, request: ProcessRequest
@@ -89,8 +115,25 @@ class ProcessPool:
                 self._children.discard(child)
                 child.kill()
                 raise
-            self._idle.append(child)
+            self._settle(child)
             return result
+
+    def _settle(self, child: _Child) -> None:
+        """After a job: the child waits for the next one, or is replaced."""
+        if not child.process.is_alive():
+            self._children.discard(child)
+        elif self._recycling.is_due(child):
+            logger.info(
+                "replacing task process %s after %d job(s) at %d KiB resident",
+                child.process.pid,
+                child.jobs_run,
+                child.rss_kib,
+            )
+            self._children.discard(child)
+            child.ask_to_exit()
+            child.stop_later()
+        else:
+            self._idle.append(child)
 
     async def _start_child(self, task: str) -> _Child:
         logger.debug("starting a process for task %s", task)
@@ -117,14 +160,21 @@ class _Child:
     ) -> None:
         self.process = process
         self.conn = conn
+        self.jobs_run = 0
+        self.rss_kib = 0
+        """Resident memory after the last job, as the child reported it."""
 
     @classmethod
     def start(cls, spawn: Any) -> _Child:
         parent_end, child_end = spawn.Pipe()
-        level = logging.getLogger().level if logging.getLogger().handlers else None
+        root = logging.getLogger()
+        level = root.level if root.handlers else None
+        json_logs = any(
+            isinstance(h.formatter, JobJsonFormatter) for h in root.handlers
+        )
         process = spawn.Process(
             target=child_main,
-            args=(child_end, level),
+            args=(child_end, level, "json" if json_logs else "text"),
             name="workhorse-task",
             daemon=True,
         )
@@ -139,10 +189,12 @@ class _Child:
                 message = await self._receive()
                 if message[0] == "progress":
                     link.progress(message[1], message[2])
-                elif message[0] == "result":
+                    continue
+                self.jobs_run += 1
+                self.rss_kib = message[-1]
+                if message[0] == "result":
                     return EncodedResult(message[1])
-                else:
-                    raise ProcessFailure(Failure(*message[1:]))
+                raise ProcessFailure(Failure(*message[1:-1]))
         except (EOFError, OSError):
             self.process.join(1.0)
             raise ProcessFailure(
@@ -189,14 +241,21 @@ class _Child:
         else:
             self.conn.close()
 
+    def stop_later(self) -> None:
+        """Reaps the child, asked to exit, off the event loop (its exit takes a moment)."""
+        threading.Thread(target=self.stop, name="workhorse-reap", daemon=True).start()
 
-def child_main(conn: Connection, log_level: int | None) -> None:
-    """The child process: runs the jobs it is sent until told to exit."""
+
+def child_main(
+    conn: Connection, log_level: int | None, log_format: LogFormat = "text"
+) -> None:
+    """The child process: runs the jobs it is sent until told to exit. Each answer ends
+    with the child's resident memory (KiB), for recycling."""
     # The worker handles ctrl-c and stops its children; they must not die of it first.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     install_job_records()
     if log_level is not None:
-        configure_logging(logging.getLevelName(log_level))
+        configure_logging(logging.getLevelName(log_level), log_format)
     functions: dict[tuple[str, str], Callable[..., Any]] = {}
     while True:
         try:
@@ -205,7 +264,19 @@ def child_main(conn: Connection, log_level: int | None) -> None:
             return
         if request is None:
             return
-        conn.send(_run(request, conn, functions))
+        conn.send((*_run(request, conn, functions), _resident_kib()))
+
+
+def _resident_kib() -> int:
+    """This process's resident memory now (Linux `/proc`), else its peak (`getrusage`)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            pages = int(statm.read().split()[1])
+        return pages * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _run(

@@ -25,6 +25,7 @@ from workhorse._native import Client
 from workhorse.context import JobContext, Resources
 from workhorse.errors import UnknownTask
 from workhorse.jobs import Job
+from workhorse.manage import Management
 from workhorse.options import (
     Backoff,
     Duration,
@@ -33,7 +34,7 @@ from workhorse.options import (
     options_from,
 )
 from workhorse.schedules import Overlap, Schedule
-from workhorse.tasks import Isolation, RemoteTask, Task, TaskCall, encode
+from workhorse.tasks import AsyncTask, Isolation, RemoteTask, Task, TaskCall, encode
 from workhorse.workflows import (
     Canvas,
     OnParentFailure,
@@ -60,13 +61,19 @@ class TaskDecorator(Protocol):
 
     @overload
     def __call__(
+        self, fn: Callable[Concatenate[JobContext, P], Awaitable[T]], /
+    ) -> AsyncTask[P, T]: ...
+    @overload
+    def __call__(self, fn: Callable[P, Awaitable[T]], /) -> AsyncTask[P, T]: ...
+    @overload
+    def __call__(
         self, fn: Callable[Concatenate[JobContext, P], T], /
     ) -> Task[P, T]: ...
     @overload
     def __call__(self, fn: Callable[P, T], /) -> Task[P, T]: ...
 
 
-class Workhorse:
+class Workhorse(Management):
     """A Workhorse app: declare tasks and schedules on it, enqueue jobs through it, and
     run its tasks with `workhorse worker module:app`.
 
@@ -85,6 +92,9 @@ class Workhorse:
         self._shutdown: list[StartupHook] = []
         self.resources = Resources()
         """What the `on_startup` hooks stored, shared by the tasks (`ctx.resources`)."""
+        self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
+        """Replacements for the FastAPI dependencies tasks declare (`Depends(get_db)`),
+        by the dependency they replace, as FastAPI's `app.dependency_overrides`."""
 
     def __repr__(self) -> str:
         return f"<Workhorse {self.url} tasks={len(self._tasks)}>"
@@ -126,6 +136,12 @@ class Workhorse:
 
     # -- declaring tasks -------------------------------------------------------------
 
+    @overload
+    def task(
+        self, fn: Callable[Concatenate[JobContext, P], Awaitable[T]], /
+    ) -> AsyncTask[P, T]: ...
+    @overload
+    def task(self, fn: Callable[P, Awaitable[T]], /) -> AsyncTask[P, T]: ...
     @overload
     def task(self, fn: Callable[Concatenate[JobContext, P], T], /) -> Task[P, T]: ...
     @overload
@@ -389,36 +405,39 @@ class Workhorse:
 
     async def enqueue(
         self, task: str | Task[Any, Any], /, *args: Any, **kwargs: Any
-    ) -> Job:
+    ) -> Job[Any]:
         """Enqueues a job of `task` (a registered task, or any task name: another
         service's workers may run it) with these arguments."""
         return await self._target(task).enqueue(*args, **kwargs)
 
     def enqueue_sync(
         self, task: str | Task[Any, Any], /, *args: Any, **kwargs: Any
-    ) -> Job:
+    ) -> Job[Any]:
         return self._target(task).enqueue_sync(*args, **kwargs)
 
-    async def enqueue_many(self, calls: Iterable[TaskCall]) -> list[Job]:
+    async def enqueue_many(self, calls: Iterable[TaskCall[Any]]) -> list[Job[Any]]:
         """Enqueues several calls (`task.call(...)`) atomically: all jobs are committed
         together, or none is. Returns their handles in order."""
         calls = list(calls)
         if not calls:
             return []
         answer = await self.client.enqueue_many(_batch(calls))
-        return self._jobs(answer)
+        return self._jobs(answer, calls)
 
-    def enqueue_many_sync(self, calls: Iterable[TaskCall]) -> list[Job]:
+    def enqueue_many_sync(self, calls: Iterable[TaskCall[Any]]) -> list[Job[Any]]:
         calls = list(calls)
         if not calls:
             return []
-        return self._jobs(self.client.enqueue_many_sync(_batch(calls)))
+        return self._jobs(self.client.enqueue_many_sync(_batch(calls)), calls)
 
-    def _jobs(self, answer: str) -> list[Job]:
+    def _jobs(self, answer: str, calls: list[TaskCall[Any]]) -> list[Job[Any]]:
         client = self.client
-        return [Job(view["id"], client, view) for view in json.loads(answer)]
+        return [
+            Job(view["id"], client, view, call.target.types)
+            for view, call in zip(json.loads(answer), calls)
+        ]
 
-    def job(self, job_id: str) -> Job:
+    def job(self, job_id: str) -> Job[Any]:
         """A handle on an existing job (no request is made)."""
         return Job(job_id, self.client)
 
@@ -480,7 +499,7 @@ class Workhorse:
         yield self
 
 
-def _batch(calls: list[TaskCall]) -> str:
+def _batch(calls: list[TaskCall[Any]]) -> str:
     text = encode(calls)
     return text if len(calls) > 1 else f"[{text}]"
 

@@ -75,6 +75,21 @@ def worker_parser() -> argparse.ArgumentParser:
         help='child processes for isolation="process" tasks (default: the CPU count)',
     )
     parser.add_argument(
+        "--max-jobs-per-child",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help='replace an isolation="process" child after it ran N jobs (default: never)',
+    )
+    parser.add_argument(
+        "--max-memory-per-child",
+        type=_positive_int,
+        default=None,
+        metavar="KIB",
+        help='replace an isolation="process" child, between jobs, once its resident memory '
+        "is over KIB kibibytes (default: never)",
+    )
+    parser.add_argument(
         "--name", default=None, help="worker name shown on the dashboard"
     )
     parser.add_argument(
@@ -88,18 +103,40 @@ def worker_parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="log level (default info)",
     )
+    parser.add_argument(
+        "--log-format",
+        default="text",
+        choices=["text", "json"],
+        help="format of the worker's log handler: text, or one JSON object per line "
+        "(default text; not used when the app configured logging itself)",
+    )
+    parser.add_argument(
+        "--log-config",
+        default=None,
+        metavar="FILE",
+        help="logging configuration: a JSON file for logging.config.dictConfig, or an INI "
+        "file for fileConfig (replaces --log-level and --log-format)",
+    )
     return parser
 
 
 def run_worker_command(argv: Sequence[str]) -> int:
     """`workhorse worker APP [options]`."""
     options = worker_parser().parse_args(argv)
-    configure_logging(options.log_level)
     _native.init_logging("warn")
     try:
         app = load_app(options.app)
     except (ImportError, AttributeError, TypeError) as error:
         print(f"workhorse worker: {error}", file=sys.stderr)
+        return 2
+    # After the app's import, so that logging the app configured itself is kept.
+    try:
+        configure_logging(options.log_level, options.log_format, options.log_config)
+    except (OSError, ValueError, KeyError) as error:
+        print(
+            f"workhorse worker: --log-config {options.log_config}: {error}",
+            file=sys.stderr,
+        )
         return 2
     if options.url:
         app.configure(url=options.url)
@@ -110,6 +147,8 @@ def run_worker_command(argv: Sequence[str]) -> int:
         grace=options.grace,
         processes=options.processes,
         name=options.name,
+        max_jobs_per_child=options.max_jobs_per_child,
+        max_memory_per_child=options.max_memory_per_child,
     )
     try:
         asyncio.run(serve(worker))

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Abort",
+    "ArgumentInvalid",
     "ArgumentNotSerializable",
     "JobCancelled",
     "JobExpired",
@@ -66,6 +67,12 @@ class UnknownTask(WorkhorseError, LookupError):
 
 class ArgumentNotSerializable(WorkhorseError, TypeError):
     """An argument (or a result) does not serialize to JSON. Raised before anything is sent."""
+
+
+class ArgumentInvalid(WorkhorseError, ValueError):
+    """A value does not fit the type it is annotated with: an argument a worker received
+    (the attempt fails for good: another attempt would get the same arguments), or a
+    result `job.result()` read. The message names the parameter and the first mismatch."""
 
 
 class _JobNotSucceeded(WorkhorseError):

@@ -249,7 +249,7 @@ def install_exception_handlers(app: FastAPI) -> None:
 
 
 def accepted(
-    job: Job,
+    job: Job[Any],
     request: Request,
     *,
     route: str = STATUS_ROUTE,
@@ -277,8 +277,8 @@ class DurableJobs:
     is sent. Get one with a parameter annotated `DurableBackgroundTasks`."""
 
     def __init__(self) -> None:
-        self._pending: list[TaskCall] = []
-        self.jobs: list[Job] = []
+        self._pending: list[TaskCall[Any]] = []
+        self.jobs: list[Job[Any]] = []
         """The jobs committed so far (in the order they were added, per app)."""
 
     def add_task(self, task: Enqueueable, /, *args: Any, **kwargs: Any) -> None:
@@ -299,10 +299,10 @@ class DurableJobs:
         """Jobs added and not yet committed."""
         return len(self._pending)
 
-    async def commit(self) -> list[Job]:
+    async def commit(self) -> list[Job[Any]]:
         """Enqueues the jobs added so far, atomically per app, and returns them. Called
         for you after the endpoint returns; call it yourself to answer with their ids."""
-        committed: list[Job] = []
+        committed: list[Job[Any]] = []
         while self._pending:
             app = self._pending[0].target.app
             batch = [call for call in self._pending if call.target.app is app]

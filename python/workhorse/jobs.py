@@ -10,12 +10,17 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from workhorse._native import Client
 from workhorse.errors import JobCancelled, JobExpired, JobFailed
 
+if TYPE_CHECKING:
+    from workhorse._values import TaskTypes
+
 __all__ = ["AttemptError", "Job", "JobInfo", "JobState", "Progress"]
+
+T = TypeVar("T")
 
 # The server answers a long poll after at most 60 s; ask for less and poll again.
 _LONGEST_POLL = 50.0
@@ -154,25 +159,36 @@ class JobInfo:
         )
 
 
-class Job:
+class Job(Generic[T]):
     """A handle on an enqueued job: its `id`, and calls to read, await and cancel it.
+
+    `Job[T]` is the job of a task returning `T`: `await job.result()` is a `T`, validated
+    into the task's return annotation when the handle came from enqueueing a task defined
+    in this process (a handle made from an id gives the result as JSON decoded it).
 
     Each coroutine has a blocking twin named `<name>_sync` for synchronous code.
     """
 
-    __slots__ = ("_client", "_view", "id")
+    __slots__ = ("_client", "_types", "_view", "id")
 
     def __init__(
-        self, job_id: str, client: Client, view: dict[str, Any] | None = None
+        self,
+        job_id: str,
+        client: Client,
+        view: dict[str, Any] | None = None,
+        types: TaskTypes | None = None,
     ) -> None:
         self.id = job_id
         self._client = client
         self._view = view
+        self._types = types
 
     @classmethod
-    def _from_view_text(cls, text: str, client: Client) -> Job:
+    def _from_view_text(
+        cls, text: str, client: Client, types: TaskTypes | None = None
+    ) -> Job[T]:
         view = json.loads(text)
-        return cls(view["id"], client, view)
+        return cls(view["id"], client, view, types)
 
     @property
     def enqueued(self) -> JobInfo | None:
@@ -204,6 +220,14 @@ class Job:
     def cancel_sync(self) -> JobInfo:
         return _info(self._client.cancel_job_sync(self.id))
 
+    async def retry(self) -> JobInfo:
+        """Runs a dead, cancelled or expired job again, with fresh attempts (its errors
+        are kept). Returns the job after the request."""
+        return _info(await self._client.retry_job(self.id))
+
+    def retry_sync(self) -> JobInfo:
+        return _info(self._client.retry_job_sync(self.id))
+
     async def wait(self, timeout: float | None = None) -> JobInfo:
         """Waits until the job is finished (in any state) and returns it. Raises
         `TimeoutError` if it is not finished within `timeout` seconds (`None`: no limit)."""
@@ -225,17 +249,23 @@ class Job:
             _check_deadline(deadline, self.id, timeout)
             time.sleep(0.01)
 
-    async def result(self, timeout: float | None = None) -> Any:
+    async def result(self, timeout: float | None = None) -> T:
         """Waits for the job to finish and returns the task's return value.
 
         Raises `JobFailed` (the job is dead; `.error` has the last attempt's error),
         `JobCancelled`, `JobExpired`, or `TimeoutError` when the job is not finished
-        within `timeout` seconds (`None`: wait as long as it takes).
+        within `timeout` seconds (`None`: wait as long as it takes); `ArgumentInvalid`
+        when the result does not fit the task's return annotation.
         """
-        return outcome(await self.wait(timeout))
+        return self._decoded(outcome(await self.wait(timeout)))
 
-    def result_sync(self, timeout: float | None = None) -> Any:
-        return outcome(self.wait_sync(timeout))
+    def result_sync(self, timeout: float | None = None) -> T:
+        return self._decoded(outcome(self.wait_sync(timeout)))
+
+    def _decoded(self, result: Any) -> T:
+        if self._types is None:
+            return cast("T", result)
+        return cast("T", self._types.decode_result(result))
 
 
 def outcome(info: JobInfo) -> Any:

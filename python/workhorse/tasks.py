@@ -12,11 +12,13 @@ from __future__ import annotations
 import inspect
 import sys
 import typing
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar
 
 from workhorse import _json
+from workhorse._depends import Dependencies, dependency_parameters
+from workhorse._values import TaskTypes
 from workhorse.context import ContextSlot, JobContext, local_context
 from workhorse.jobs import Job
 from workhorse.options import EnqueueOptions, options_from
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from workhorse.app import Workhorse
 
 __all__ = [
+    "AsyncTask",
     "ConfiguredTask",
     "Enqueueable",
     "Isolation",
@@ -42,7 +45,7 @@ Isolation = Literal["thread", "process"]
 
 
 @dataclass(frozen=True)
-class TaskCall:
+class TaskCall(Generic[T]):
     """One call of a task, not yet enqueued: what `task.call(...)` returns, for
     `wh.enqueue_many([...])`."""
 
@@ -65,17 +68,19 @@ class TaskCall:
         if self.options.metadata is not None:
             _json.check_serializable([("metadata", self.options.metadata)], where)
 
-    async def enqueue(self) -> Job:
+    async def enqueue(self) -> Job[T]:
         """Enqueues this call; returns once the job is committed."""
         client = self.target.app.client
-        return Job._from_view_text(await client.enqueue(encode([self])), client)
+        answer = await client.enqueue(encode([self]))
+        return Job._from_view_text(answer, client, self.target.types)
 
-    def enqueue_sync(self) -> Job:
+    def enqueue_sync(self) -> Job[T]:
         client = self.target.app.client
-        return Job._from_view_text(client.enqueue_sync(encode([self])), client)
+        answer = client.enqueue_sync(encode([self]))
+        return Job._from_view_text(answer, client, self.target.types)
 
 
-def encode(calls: Sequence[TaskCall]) -> str:
+def encode(calls: Sequence[TaskCall[Any]]) -> str:
     """One call's request document, or a JSON array of several, as JSON text."""
     documents: Any = (
         calls[0].request() if len(calls) == 1 else [c.request() for c in calls]
@@ -95,8 +100,10 @@ class Enqueueable:
     name: str
     app: Workhorse
     defaults: EnqueueOptions
+    types: TaskTypes | None = None
+    """The task's parameter and return types (`None`: known only by name)."""
 
-    def call(self, *args: Any, **kwargs: Any) -> TaskCall:
+    def call(self, *args: Any, **kwargs: Any) -> TaskCall[Any]:
         """A pending enqueue of a call with these arguments (for `wh.enqueue_many`)."""
         self.check_arguments(args, kwargs)
         return TaskCall(self.name, args, kwargs, self.defaults, self)
@@ -110,15 +117,15 @@ class Enqueueable:
         """A job of a workflow that receives nothing from its parents (immutable)."""
         return Signature(self, args, kwargs, immutable=True)
 
-    async def enqueue(self, *args: Any, **kwargs: Any) -> Job:
+    async def enqueue(self, *args: Any, **kwargs: Any) -> Job[Any]:
         """Enqueues a call with these arguments as a job; returns once it is committed."""
         return await self.call(*args, **kwargs).enqueue()
 
-    def enqueue_sync(self, *args: Any, **kwargs: Any) -> Job:
+    def enqueue_sync(self, *args: Any, **kwargs: Any) -> Job[Any]:
         """`enqueue` for synchronous code (blocks; releases the GIL while it waits)."""
         return self.call(*args, **kwargs).enqueue_sync()
 
-    def options(self, **options: Any) -> ConfiguredTask[Any]:
+    def options(self, **options: Any) -> ConfiguredTask[Any, Any]:
         """The same task with some options overridden for the calls made through it:
         `delay`, `run_at`, `priority`, `queue`, `key`, `key_window`, `timeout`,
         `retries`, `backoff`, `expires`, `expires_at`, `metadata`, `concurrency_key`,
@@ -160,12 +167,25 @@ class Task(Enqueueable, Generic[P, T]):
         self.isolation: Literal["async", "thread", "process"] = _isolation(
             fn, self.is_async, isolation
         )
-        if self.isolation == "process":
-            check_importable(fn)
         signature = inspect.signature(fn)
         self.context_slot = _context_slot(fn, signature)
         """The parameter that receives the `JobContext`, if the task takes one."""
-        self._call_signature = _without(signature, self.context_slot)
+        depends = dependency_parameters(fn, signature)
+        if depends and self.isolation == "process":
+            raise ValueError(
+                f"{fn.__qualname__} takes dependencies ({', '.join(p.name for p in depends)}), "
+                'which the worker resolves on its event loop: a task with isolation="process" '
+                "cannot take them"
+            )
+        if self.isolation == "process":
+            check_importable(fn)
+        self.dependencies = Dependencies(name, depends) if depends else None
+        """The task's FastAPI dependencies, resolved by the worker for each job."""
+        not_arguments = {p.name for p in depends}
+        if self.context_slot is not None:
+            not_arguments.add(self.context_slot.name)
+        self._call_signature = _without(signature, not_arguments)
+        self.types: TaskTypes = TaskTypes(fn, self._call_signature, name)
         self._positional_counts = _positional_counts(self._call_signature)
         self.__name__ = getattr(fn, "__name__", name)
         self.__qualname__ = getattr(fn, "__qualname__", name)
@@ -218,10 +238,24 @@ class Task(Enqueueable, Generic[P, T]):
     # Typed twins of the shared methods: the arguments are the function's.
     if TYPE_CHECKING:
 
-        def call(self, *args: P.args, **kwargs: P.kwargs) -> TaskCall: ...
-        async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job: ...
-        def enqueue_sync(self, *args: P.args, **kwargs: P.kwargs) -> Job: ...
-        def options(self, **options: Any) -> ConfiguredTask[P]: ...
+        def call(self, *args: P.args, **kwargs: P.kwargs) -> TaskCall[T]: ...
+        async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job[T]: ...
+        def enqueue_sync(self, *args: P.args, **kwargs: P.kwargs) -> Job[T]: ...
+        def options(self, **options: Any) -> ConfiguredTask[P, T]: ...
+
+
+if TYPE_CHECKING:
+
+    class AsyncTask(Task[P, T]):
+        """A task of an async function (what `@wh.task` makes of one, for type checkers):
+        calling it gives a coroutine of `T`, and its jobs' results are `T`."""
+
+        def __call__(  # type: ignore[override]
+            self, *args: P.args, **kwargs: P.kwargs
+        ) -> Coroutine[Any, Any, T]: ...
+
+else:
+    AsyncTask = Task
 
 
 class RemoteTask(Enqueueable):
@@ -238,13 +272,14 @@ class RemoteTask(Enqueueable):
         return f"<RemoteTask {self.name}>"
 
 
-class ConfiguredTask(Enqueueable, Generic[P]):
+class ConfiguredTask(Enqueueable, Generic[P, T]):
     """A task with some options overridden: what `task.options(...)` returns."""
 
     def __init__(self, base: Enqueueable, overrides: EnqueueOptions) -> None:
         self.base = base
         self.name = base.name
         self.app = base.app
+        self.types = base.types
         self.defaults = base.defaults.merged(overrides)
         self.defaults.validate()
 
@@ -256,7 +291,7 @@ class ConfiguredTask(Enqueueable, Generic[P]):
     ) -> Iterable[tuple[str, Any]]:
         return self.base.named_arguments(args, kwargs)
 
-    def options(self, **options: Any) -> ConfiguredTask[P]:
+    def options(self, **options: Any) -> ConfiguredTask[P, T]:
         return ConfiguredTask(self, options_from(options))
 
     def __repr__(self) -> str:
@@ -264,9 +299,9 @@ class ConfiguredTask(Enqueueable, Generic[P]):
 
     if TYPE_CHECKING:
 
-        def call(self, *args: P.args, **kwargs: P.kwargs) -> TaskCall: ...
-        async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job: ...
-        def enqueue_sync(self, *args: P.args, **kwargs: P.kwargs) -> Job: ...
+        def call(self, *args: P.args, **kwargs: P.kwargs) -> TaskCall[T]: ...
+        async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job[T]: ...
+        def enqueue_sync(self, *args: P.args, **kwargs: P.kwargs) -> Job[T]: ...
 
 
 def _isolation(
@@ -339,11 +374,11 @@ def _positional_counts(signature: inspect.Signature) -> tuple[int, int] | None:
     return least, most
 
 
-def _without(
-    signature: inspect.Signature, slot: ContextSlot | None
-) -> inspect.Signature:
-    if slot is None:
+def _without(signature: inspect.Signature, names: set[str]) -> inspect.Signature:
+    """`signature` without the parameters that are not arguments of a job (the context,
+    dependencies)."""
+    if not names:
         return signature
     return signature.replace(
-        parameters=[p for p in signature.parameters.values() if p.name != slot.name]
+        parameters=[p for p in signature.parameters.values() if p.name not in names]
     )

@@ -33,9 +33,10 @@ from workhorse._process import (
     ProcessFailure,
     ProcessPool,
     ProcessRequest,
+    Recycling,
 )
 from workhorse.context import JobContext
-from workhorse.errors import ArgumentNotSerializable
+from workhorse.errors import ArgumentInvalid, ArgumentNotSerializable
 from workhorse.logs import current_job, install_job_records
 from workhorse.outcomes import failure_of
 
@@ -60,7 +61,9 @@ class Worker:
     `queues`: the queues to take jobs from (default: every queue the app's tasks use).
     `concurrency`: jobs run at once. `grace`: seconds in-flight jobs get to finish after
     `stop()`; those still running then are stopped and run again elsewhere. `processes`:
-    child processes for `isolation="process"` tasks (default: the CPU count).
+    child processes for `isolation="process"` tasks (default: the CPU count);
+    `max_jobs_per_child` and `max_memory_per_child` (KiB of resident memory after a job)
+    replace a child between jobs once it reaches either.
     """
 
     def __init__(
@@ -73,6 +76,8 @@ class Worker:
         processes: int | None = None,
         name: str | None = None,
         declare_schedules: bool = True,
+        max_jobs_per_child: int | None = None,
+        max_memory_per_child: int | None = None,
     ) -> None:
         if not app.tasks:
             raise ValueError(f"{app!r} has no tasks: declare some with @wh.task")
@@ -89,7 +94,8 @@ class Worker:
         self._threads = ThreadPoolExecutor(
             concurrency, thread_name_prefix="workhorse-task"
         )
-        self._processes = ProcessPool(processes or os.cpu_count() or 1)
+        recycling = Recycling(max_jobs_per_child, max_memory_per_child)
+        self._processes = ProcessPool(processes or os.cpu_count() or 1, recycling)
         self._native: NativeWorker | None = None
         self._stopping = False
         self._refused: ApiError | None = None
@@ -233,13 +239,12 @@ class Worker:
         current_job.set((job_id, task.name))
         try:
             args, kwargs = self._arguments(task, job, job_id)
-            if task.isolation == "async":
-                result = await task.fn(*args, **kwargs)
-            elif task.isolation == "thread":
-                result = await self._in_thread(task, args, kwargs)
+            if task.dependencies is None:
+                result = await self._execute(task, job, job_id, args, kwargs)
             else:
-                request = _process_request(task, job, job_id, args, kwargs)
-                result = await self._processes.run(task, job, request)
+                async with task.dependencies.resolved(self.app) as values:
+                    kwargs.update(values)
+                    result = await self._execute(task, job, job_id, args, kwargs)
         except asyncio.CancelledError:
             # A stopped job was already reported by the native worker; one cancelled by
             # anything else (the task itself) is a failed attempt.
@@ -247,6 +252,8 @@ class Worker:
                 job.fail("CancelledError", "the task was cancelled", None)
         except ProcessFailure as error:
             job.fail(*error.failure)
+        except ArgumentInvalid as error:
+            job.fail("ArgumentInvalid", str(error), None, None, True)
         except Exception as error:  # noqa: BLE001 - every task error is reported, never raised
             job.fail(*failure_of(error))
         else:
@@ -254,12 +261,28 @@ class Worker:
         finally:
             self._running.pop(job_id, None)
 
+    async def _execute(
+        self,
+        task: Task[Any, Any],
+        job: NativeJob,
+        job_id: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        if task.isolation == "async":
+            return await task.fn(*args, **kwargs)
+        if task.isolation == "thread":
+            return await self._in_thread(task, args, kwargs)
+        request = _process_request(task, job, job_id, args, kwargs)
+        return await self._processes.run(task, job, request)
+
     def _arguments(
         self, task: Task[Any, Any], job: NativeJob, job_id: str
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         raw_args, raw_kwargs = job.args, job.kwargs
         args = tuple(_json.loads(raw_args)) if raw_args != "[]" else ()
         kwargs = _json.loads(raw_kwargs) if raw_kwargs != "{}" else {}
+        args, kwargs = task.types.decode_arguments(args, kwargs)
         slot = task.context_slot
         if slot is not None and task.isolation != "process":
             args = slot.insert(self._context(job, job_id, task), args, kwargs)

@@ -1,5 +1,6 @@
 //! The `workhorse` command line: `serve` runs the server; `enqueue`, `jobs`, `queues` and
-//! `dlq` talk to a running one over HTTP; `bench` measures one.
+//! `dlq` talk to a running one over HTTP; `bench` measures one (with the `bench` feature,
+//! on by default: the `workhorse-bench` crate).
 //!
 //! Output is a human table by default and JSON with `--json`. Every error prints one line
 //! on stderr (`error: …`) and exits with status 1.
@@ -74,6 +75,7 @@ enum Command {
     #[command(subcommand)]
     Dlq(dlq::DlqCommand),
     /// Measure a running server: enqueue throughput, end-to-end throughput, start latency.
+    #[cfg_attr(not(feature = "bench"), command(hide = true, disable_help_flag = true))]
     Bench(bench::BenchArgs),
     /// API tokens of a data directory: create (printed once), list, revoke.
     #[command(subcommand)]

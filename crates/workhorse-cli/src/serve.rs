@@ -6,8 +6,7 @@ use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use workhorse_server::auth::Secret;
-use workhorse_server::{ServeOptions, TlsFiles};
+use workhorse_node::{Secret, ServeOptions, TlsFiles};
 
 /// `workhorse serve` options.
 #[derive(Debug, Args)]
@@ -81,7 +80,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .map(|(cert, key)| TlsFiles { cert, key }),
     };
     let shutdown = crate::shutdown::on_signal();
-    workhorse_server::serve(options, shutdown)
+    workhorse_node::serve(options, shutdown)
         .await
         .context("workhorse serve")?;
     tracing::info!("workhorse stopped");

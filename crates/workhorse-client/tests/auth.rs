@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use workhorse_client::{JobContext, Task, TaskError, Worker};
 use workhorse_core::JobState;
-use workhorse_server::auth::Secret;
+use workhorse_node::Secret;
 
 const ADMIN: &str = "wh_test-admin-token-for-the-client-tests-000";
 const WAIT: Duration = Duration::from_secs(20);

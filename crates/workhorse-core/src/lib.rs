@@ -24,7 +24,7 @@ pub mod workflow;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use job::{AttemptError, Job, JobId, Json, Lease, LeaseId, NewJob, Progress};
 pub use queue::{QueueConfig, RateLimit};
-pub use retry::{Backoff, FailureReport, LeaseLoss, Outcome};
+pub use retry::{Backoff, FailureReport, Jitter, LeaseLoss, Outcome};
 pub use schedule::{
     CronExpr, DueFires, Misfire, Overlap, ScheduleError, ScheduleSpec, Zone, due_fires,
 };

@@ -4,12 +4,12 @@
 use crate::job::{InvalidJob, Job};
 use crate::state::Transition;
 use crate::{Timestamp, clock};
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Exponential backoff with a cap and full jitter: the wait before retry `n` (after the
-/// `n`-th failed attempt) is uniform in `[0, min(max, base · 2^(n-1))]`.
+/// `n`-th failed attempt) is a [`Jitter`] fraction of `min(max, base · 2^(n-1))`, uniform in
+/// that range when the jitter is drawn uniformly (as the engine does).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Backoff {
     pub base_ms: u64,
@@ -51,11 +51,31 @@ impl Backoff {
         Duration::from_millis(grown.min(self.max_ms))
     }
 
-    /// A jittered wait after the `failed_attempt`-th failure.
-    pub fn delay(&self, failed_attempt: u32, rng: &mut impl Rng) -> Duration {
-        let ceiling = self.ceiling(failed_attempt).as_millis() as u64;
-        Duration::from_millis(rng.random_range(0..=ceiling))
+    /// The wait after the `failed_attempt`-th failure: the `jitter` fraction of its ceiling,
+    /// rounded down to a millisecond.
+    pub fn delay(&self, failed_attempt: u32, jitter: Jitter) -> Duration {
+        let ceiling = u128::from(self.ceiling_ms(failed_attempt));
+        let wait = ceiling * u128::from(jitter.0) / u128::from(u32::MAX);
+        Duration::from_millis(u64::try_from(wait).unwrap_or(u64::MAX))
     }
+
+    fn ceiling_ms(&self, failed_attempt: u32) -> u64 {
+        u64::try_from(self.ceiling(failed_attempt).as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// Where in its backoff range a retry falls: the fraction `n / u32::MAX` (in `[0, 1]`) of
+/// the backoff's ceiling, so [`Jitter::NONE`] retries at once and [`Jitter::FULL`] after the
+/// whole ceiling. The engine draws it uniformly for each failure (full jitter) and passes it
+/// in, as it passes `now`; tests pass a fixed one and know the exact `run_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Jitter(pub u32);
+
+impl Jitter {
+    /// No wait: the retry is due at once.
+    pub const NONE: Jitter = Jitter(0);
+    /// The whole ceiling.
+    pub const FULL: Jitter = Jitter(u32::MAX);
 }
 
 /// What a worker says about a failed attempt.
@@ -144,12 +164,8 @@ fn attempts_left(job: &Job) -> bool {
 }
 
 /// Decides what follows a failed attempt of the running `job`.
-pub fn on_failure(
-    job: &Job,
-    report: &FailureReport,
-    now: Timestamp,
-    rng: &mut impl Rng,
-) -> Outcome {
+/// A retry after the backoff waits the `jitter` fraction of its ceiling.
+pub fn on_failure(job: &Job, report: &FailureReport, now: Timestamp, jitter: Jitter) -> Outcome {
     if job.cancel_requested {
         return Outcome::Cancel;
     }
@@ -158,7 +174,7 @@ pub fn on_failure(
     }
     let wait = report
         .retry_in
-        .unwrap_or_else(|| job.backoff.delay(job.attempt, rng));
+        .unwrap_or_else(|| job.backoff.delay(job.attempt, jitter));
     Outcome::Retry {
         run_at: clock::add(now, wait),
     }
@@ -180,7 +196,6 @@ mod tests {
     use super::*;
     use crate::job::NewJob;
     use proptest::prelude::*;
-    use rand::SeedableRng;
 
     fn running(attempt: u32, max_attempts: u32) -> Job {
         let mut job = NewJob::new("t").into_job(Timestamp::UNIX_EPOCH);
@@ -213,31 +228,29 @@ mod tests {
 
     #[test]
     fn last_attempt_buries_earlier_retries() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let now = Timestamp::UNIX_EPOCH;
         assert_eq!(
-            on_failure(&running(3, 3), &report(true, None), now, &mut rng),
+            on_failure(&running(3, 3), &report(true, None), now, Jitter::FULL),
             Outcome::Bury
         );
         assert!(matches!(
-            on_failure(&running(2, 3), &report(true, None), now, &mut rng),
+            on_failure(&running(2, 3), &report(true, None), now, Jitter::FULL),
             Outcome::Retry { .. }
         ));
         assert_eq!(
-            on_failure(&running(1, 3), &report(false, None), now, &mut rng),
+            on_failure(&running(1, 3), &report(false, None), now, Jitter::FULL),
             Outcome::Bury
         );
     }
 
     #[test]
     fn requested_delay_wins_over_backoff() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let now = Timestamp::UNIX_EPOCH;
         let outcome = on_failure(
             &running(1, 3),
             &report(true, Some(Duration::from_secs(10))),
             now,
-            &mut rng,
+            Jitter::FULL,
         );
         assert_eq!(
             outcome,
@@ -249,14 +262,35 @@ mod tests {
 
     #[test]
     fn cancel_requested_wins() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let mut job = running(1, 3);
         job.cancel_requested = true;
         assert_eq!(
-            on_failure(&job, &report(true, None), Timestamp::UNIX_EPOCH, &mut rng),
+            on_failure(
+                &job,
+                &report(true, None),
+                Timestamp::UNIX_EPOCH,
+                Jitter::NONE
+            ),
             Outcome::Cancel
         );
         assert_eq!(on_lease_lost(&job), Outcome::Cancel);
+    }
+
+    #[test]
+    fn the_backoff_retry_waits_the_jitter_of_its_ceiling() {
+        let mut job = running(2, 3);
+        job.backoff = Backoff {
+            base_ms: 1_000,
+            max_ms: 60_000,
+        };
+        let now = Timestamp::UNIX_EPOCH;
+        let at = |jitter| on_failure(&job, &report(true, None), now, jitter);
+        let after = |ms| Outcome::Retry {
+            run_at: clock::add(now, Duration::from_millis(ms)),
+        };
+        assert_eq!(at(Jitter::NONE), after(0));
+        assert_eq!(at(Jitter::FULL), after(2_000));
+        assert_eq!(at(Jitter(u32::MAX / 2)), after(999));
     }
 
     #[test]
@@ -268,23 +302,29 @@ mod tests {
     proptest! {
         #[test]
         fn delay_is_within_full_jitter_bounds(
-            base in 0u64..10_000, extra in 0u64..10_000_000, attempt in 1u32..200, seed: u64,
+            base in 0u64..10_000, extra in 0u64..10_000_000, attempt in 1u32..200, jitter: u32,
         ) {
             let b = Backoff { base_ms: base, max_ms: base + extra };
-            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-            let d = b.delay(attempt, &mut rng);
+            let d = b.delay(attempt, Jitter(jitter));
             prop_assert!(d <= b.ceiling(attempt));
             prop_assert!(b.ceiling(attempt).as_millis() as u64 <= b.max_ms);
             prop_assert!(b.ceiling(attempt) >= b.ceiling(attempt.saturating_sub(1).max(1)));
         }
 
         #[test]
-        fn jitter_spreads_over_the_range(seed: u64) {
-            let b = Backoff { base_ms: 1_000, max_ms: 1_000 };
-            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-            let samples: Vec<_> = (0..200).map(|_| b.delay(1, &mut rng).as_millis()).collect();
-            prop_assert!(samples.iter().any(|&d| d < 250));
-            prop_assert!(samples.iter().any(|&d| d > 750));
+        fn jitter_ends_span_the_range(
+            base in 0u64..10_000, extra in 0u64..10_000_000, attempt in 1u32..200,
+        ) {
+            let b = Backoff { base_ms: base, max_ms: base + extra };
+            prop_assert_eq!(b.delay(attempt, Jitter::NONE), Duration::ZERO);
+            prop_assert_eq!(b.delay(attempt, Jitter::FULL), b.ceiling(attempt));
+        }
+
+        #[test]
+        fn delay_grows_with_the_jitter(attempt in 1u32..200, a: u32, b: u32) {
+            let backoff = Backoff::default();
+            let (low, high) = (a.min(b), a.max(b));
+            prop_assert!(backoff.delay(attempt, Jitter(low)) <= backoff.delay(attempt, Jitter(high)));
         }
     }
 }

@@ -15,13 +15,12 @@
 
 use crate::services::LEADER_ONLY;
 use crate::{Engine, EngineError};
-use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use workhorse_core::Timestamp;
-use workhorse_store::StoreError;
+use workhorse_store::{LeaderBackend, StoreError};
 
 /// How often the [`Elector`] asks its backend (default of [`Elector::with_interval`]).
 pub const ELECT_INTERVAL: Duration = Duration::from_secs(1);
@@ -29,33 +28,6 @@ pub const ELECT_INTERVAL: Duration = Duration::from_secs(1);
 /// Longest one backend call may take before the node assumes it does not lead: a leader
 /// that cannot reach its database must stop acting as one.
 pub const ELECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Where leadership is decided. At most one node sharing the backend may hold it at a time.
-/// Implementations live beside the store they use (no SQL in the engine).
-pub trait LeaderBackend: Send + Sync + 'static {
-    /// Tries to become the leader, or confirms still being it. `false`: another node leads,
-    /// or this node lost its hold (e.g. its database session ended). Called every round.
-    fn attempt_elect(&self) -> BoxFuture<'_, Result<bool, StoreError>>;
-
-    /// Gives up leadership so another node can win at once (graceful shutdown). Does
-    /// nothing when this node does not lead.
-    fn resign(&self) -> BoxFuture<'_, Result<(), StoreError>>;
-}
-
-/// The backend of a node that is alone on its store (the embedded SQLite store): it always
-/// leads.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SingleNode;
-
-impl LeaderBackend for SingleNode {
-    fn attempt_elect(&self) -> BoxFuture<'_, Result<bool, StoreError>> {
-        Box::pin(async { Ok(true) })
-    }
-
-    fn resign(&self) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(async { Ok(()) })
-    }
-}
 
 /// Runs the leader-only services while this node leads. One elector per engine: it sets
 /// [`Engine::is_leader`].
@@ -198,6 +170,7 @@ mod tests {
     use crate::EngineConfig;
     use std::sync::Mutex;
     use workhorse_core::{Clock, JobState, ManualClock, NewJob, SystemClock};
+    use workhorse_store::SingleNode;
     use workhorse_store_sqlite::SqliteStore;
 
     /// An in-process election backend: one lock shared by several nodes of one test, with
@@ -228,19 +201,19 @@ mod tests {
         }
     }
 
+    #[async_trait::async_trait]
     impl LeaderBackend for Node {
-        fn attempt_elect(&self) -> BoxFuture<'_, Result<bool, StoreError>> {
+        async fn attempt_elect(&self) -> Result<bool, StoreError> {
             let mut holder = self.lock.0.lock().expect("lock");
-            let won = *holder.get_or_insert(self.id) == self.id;
-            Box::pin(async move { Ok(won) })
+            Ok(*holder.get_or_insert(self.id) == self.id)
         }
 
-        fn resign(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        async fn resign(&self) -> Result<(), StoreError> {
             let mut holder = self.lock.0.lock().expect("lock");
             if *holder == Some(self.id) {
                 *holder = None;
             }
-            Box::pin(async { Ok(()) })
+            Ok(())
         }
     }
 

@@ -32,15 +32,20 @@ mod workflows;
 pub use config::EngineConfig;
 pub use error::EngineError;
 pub use events::JobEvent;
-pub use leader::{ELECT_INTERVAL, ELECT_TIMEOUT, Elector, LeaderBackend, SingleNode};
+pub use leader::{ELECT_INTERVAL, ELECT_TIMEOUT, Elector};
 pub use metrics::{EngineMetrics, StoreCounts, names as metric_names};
 pub use schedules::{DEFAULT_HISTORY, next_fires, schedule_invalid};
 pub use services::{Cleaner, FIRER_MAX_SLEEP, Rescuer, ScheduleFirer, Scheduler};
 pub use signal::{ANY_QUEUE, ReadyWaiter};
 pub use work::{FetchSpec, WorkerSpec};
 pub use workflows::WORKFLOW_FIELD;
+// The store's types that callers of the engine name: the parameters they build, the
+// outcomes they match on, and the election contract a node hands to `start_elected`.
+// Re-exported so that the HTTP layer depends on the engine alone, not on the store.
 pub use workhorse_store::{
-    Ack, AckKind, AckOutcome, AckRefusal, Beat, HeartbeatOutcome, StoreError,
+    Ack, AckKind, AckOutcome, AckRefusal, Beat, Fire, FireOutcome, HeartbeatOutcome, JobListParams,
+    LeaderBackend, QueueInfo, QueueUpdateParams, RedriveSelector, Schedule, ScheduleDefinition,
+    ScheduleJob, SingleNode, StoreError, Workflow,
 };
 
 use signal::{FinishWaiters, ReadySignal, ScheduleHint};

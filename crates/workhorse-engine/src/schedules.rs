@@ -16,7 +16,7 @@ pub const DEFAULT_HISTORY: u32 = 20;
 /// A refused schedule definition as an [`EngineError::Invalid`] naming the input at fault
 /// (`cron`, `timezone` or `every_ms`).
 pub fn schedule_invalid(err: &ScheduleError) -> EngineError {
-    invalid(err.input(), err.to_string())
+    invalid(err.input(), format!("{}: {err}", err.input()))
 }
 
 impl Engine {

@@ -4,10 +4,11 @@
 use crate::error::invalid;
 use crate::signal::FinishWaiters;
 use crate::{Engine, EngineError};
+use rand::Rng;
 use std::time::Duration;
 use tokio::time::Instant;
 use workhorse_core::queue::{DEFAULT_QUEUE, validate_queue_name};
-use workhorse_core::retry::MAX_BACKOFF_MS;
+use workhorse_core::retry::{Jitter, MAX_BACKOFF_MS};
 use workhorse_core::{Job, JobId, LeaseId, Progress, limits};
 use workhorse_store::{
     Ack, AckKind, AckOutcome, AckRefusal, Beat, HeartbeatOutcome, JobAckManyParams, JobFetchParams,
@@ -85,6 +86,21 @@ pub(crate) fn check_wait(field: &'static str, wait: Duration) -> Result<(), Engi
         ));
     }
     Ok(())
+}
+
+/// Pairs each failure with a jitter drawn uniformly (full jitter: a retry after the backoff
+/// waits anywhere from nothing to the whole ceiling, so failed jobs spread out instead of
+/// retrying in step); a completion gets [`Jitter::NONE`], which it does not use.
+fn with_jitter(acks: Vec<Ack>, rng: &mut impl Rng) -> Vec<(Ack, Jitter)> {
+    acks.into_iter()
+        .map(|ack| {
+            let jitter = match ack.kind {
+                AckKind::Fail(_) => Jitter(rng.random()),
+                AckKind::Complete { .. } => Jitter::NONE,
+            };
+            (ack, jitter)
+        })
+        .collect()
 }
 
 fn check_progress(progress: Option<&Progress>) -> Result<(), EngineError> {
@@ -228,7 +244,10 @@ impl Engine {
             .map(|ack| matches!(ack.kind, AckKind::Fail(_)))
             .collect();
         let now = self.now();
-        let params = JobAckManyParams { now, acks };
+        let params = JobAckManyParams {
+            now,
+            acks: with_jitter(acks, &mut rand::rng()),
+        };
         let acked = self.write(self.inner.store.job_ack_many(params)).await?;
         for (outcome, failed) in acked.outcomes.iter().zip(failed) {
             if let AckOutcome::Applied(job) = outcome {
@@ -332,5 +351,54 @@ impl Engine {
             let recheck = deadline.min(now + self.config().recheck);
             let _ = tokio::time::timeout_at(recheck, finished).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use workhorse_core::retry::FailureReport;
+
+    fn ack(kind: AckKind) -> Ack {
+        Ack {
+            id: JobId::new(),
+            lease_id: LeaseId::new(),
+            kind,
+        }
+    }
+
+    fn failure() -> AckKind {
+        AckKind::Fail(FailureReport {
+            kind: "ValueError".to_owned(),
+            message: "bad".to_owned(),
+            traceback: None,
+            retry_in: None,
+            retryable: true,
+        })
+    }
+
+    #[test]
+    fn failures_get_jitter_spread_over_the_range() {
+        for seed in 0..20 {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let acks = (0..200).map(|_| ack(failure())).collect();
+            let drawn: Vec<u32> = with_jitter(acks, &mut rng)
+                .into_iter()
+                .map(|(_, jitter)| jitter.0)
+                .collect();
+            assert!(drawn.iter().any(|&j| j < u32::MAX / 4), "seed {seed}");
+            assert!(drawn.iter().any(|&j| j > u32::MAX / 4 * 3), "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn completions_keep_their_order_and_need_no_jitter() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let acks = vec![ack(AckKind::Complete { result: None }), ack(failure())];
+        let ids: Vec<JobId> = acks.iter().map(|a| a.id).collect();
+        let paired = with_jitter(acks, &mut rng);
+        assert_eq!(paired.iter().map(|(a, _)| a.id).collect::<Vec<_>>(), ids);
+        assert_eq!(paired[0].1, Jitter::NONE);
     }
 }

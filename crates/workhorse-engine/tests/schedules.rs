@@ -158,7 +158,7 @@ async fn bad_definitions_name_the_field_and_store_nothing() {
     match schedule_invalid(&err) {
         EngineError::Invalid(invalid) => {
             assert_eq!(invalid.field, "cron");
-            assert_eq!(invalid.message, "day-of-week 8 is out of range 0-7");
+            assert_eq!(invalid.message, "cron: day-of-week 8 is out of range 0-7");
         }
         other => panic!("unexpected {other:?}"),
     }

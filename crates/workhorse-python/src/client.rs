@@ -14,11 +14,11 @@ use workhorse_protocol::{EnqueueRequest, ScheduleRequest, WorkflowRequest};
 /// An HTTP client of one server. Cheap to share between threads and event loops.
 #[pyclass(frozen, name = "Client", module = "workhorse._native")]
 pub struct NativeClient {
-    client: workhorse_client::Client,
+    pub(crate) client: workhorse_client::Client,
 }
 
 /// What a call resolves to: the answer as JSON text.
-type Answer = PyResult<String>;
+pub(crate) type Answer = PyResult<String>;
 
 #[pymethods]
 impl NativeClient {
@@ -163,6 +163,80 @@ impl NativeClient {
         block_on(py, self.wait_for_workflow_call(workflow_id, timeout)?)
     }
 
+    fn list_schedules<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.list_schedules_call())
+    }
+
+    fn list_schedules_sync(&self, py: Python<'_>) -> Answer {
+        block_on(py, self.list_schedules_call())
+    }
+
+    fn get_schedule<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.get_schedule_call(name))
+    }
+
+    fn get_schedule_sync(&self, py: Python<'_>, name: &str) -> Answer {
+        block_on(py, self.get_schedule_call(name))
+    }
+
+    fn delete_schedule<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.delete_schedule_call(name))
+    }
+
+    fn delete_schedule_sync(&self, py: Python<'_>, name: &str) -> Answer {
+        block_on(py, self.delete_schedule_call(name))
+    }
+
+    fn pause_schedule<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        paused: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.pause_schedule_call(name, paused))
+    }
+
+    fn pause_schedule_sync(&self, py: Python<'_>, name: &str, paused: bool) -> Answer {
+        block_on(py, self.pause_schedule_call(name, paused))
+    }
+
+    fn trigger_schedule<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.trigger_schedule_call(name))
+    }
+
+    fn trigger_schedule_sync(&self, py: Python<'_>, name: &str) -> Answer {
+        block_on(py, self.trigger_schedule_call(name))
+    }
+
+    fn list_jobs<'py>(&self, py: Python<'py>, query: &str) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.list_jobs_call(query)?)
+    }
+
+    fn list_jobs_sync(&self, py: Python<'_>, query: &str) -> Answer {
+        block_on(py, self.list_jobs_call(query)?)
+    }
+
+    fn redrive<'py>(&self, py: Python<'py>, request: &str) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.redrive_call(request)?)
+    }
+
+    fn redrive_sync(&self, py: Python<'_>, request: &str) -> Answer {
+        block_on(py, self.redrive_call(request)?)
+    }
+
+    fn update_queue<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        patch: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.update_queue_call(name, patch)?)
+    }
+
+    fn update_queue_sync(&self, py: Python<'_>, name: &str, patch: &str) -> Answer {
+        block_on(py, self.update_queue_call(name, patch)?)
+    }
+
     fn __repr__(&self) -> String {
         format!("Client({:?})", self.client.url())
     }
@@ -282,7 +356,7 @@ impl NativeClient {
 }
 
 /// A client answer as JSON text, or its error as the matching exception.
-fn json<T: Serialize>(answer: Result<T, ClientError>) -> Answer {
+pub(crate) fn json<T: Serialize>(answer: Result<T, ClientError>) -> Answer {
     let value = answer.map_err(|e| client_error(&e))?;
     serde_json::to_string(&value).map_err(|e| {
         crate::errors::WorkhorseError::new_err(format!("cannot encode the answer: {e}"))

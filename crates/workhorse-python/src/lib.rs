@@ -2,13 +2,14 @@
 //! `python/workhorse/_native.pyi`).
 //!
 //! A thin layer over the Rust crates: [`workhorse_client`] for HTTP calls and worker
-//! sessions, [`workhorse_server`] for the embedded server, [`workhorse_cli`] for the
+//! sessions, [`workhorse_node`] for the embedded server, [`workhorse_cli`] for the
 //! command line. Python never speaks the protocol; documents cross as JSON text. Async
 //! methods return asyncio awaitables driven by one tokio runtime; their `*_sync` twins
 //! block with the GIL released.
 
 mod bridge;
 mod client;
+mod client_admin;
 mod errors;
 mod job;
 mod runtime;

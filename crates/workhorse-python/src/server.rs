@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use workhorse_server::{ServeOptions, ServerError};
+use workhorse_node::{NodeError, ServeOptions};
 
 /// How long the server may take to open its store and answer its first request.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -19,7 +19,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// Between two readiness checks while the server starts.
 const START_POLL: Duration = Duration::from_millis(10);
 
-type Serving = JoinHandle<Result<(), ServerError>>;
+type Serving = JoinHandle<Result<(), NodeError>>;
 
 /// A Workhorse server running inside this process on its own threads.
 #[pyclass(frozen, module = "workhorse._native")]
@@ -93,7 +93,7 @@ async fn start(opts: ServeOptions, shutdown: CancellationToken) -> PyResult<(Str
         .local_addr()
         .map_err(|e| WorkhorseError::new_err(format!("cannot read the bound address: {e}")))?;
     let url = format!("http://{addr}");
-    let mut serving = runtime().spawn(workhorse_server::serve_listener(
+    let mut serving = runtime().spawn(workhorse_node::serve_listener(
         listener,
         opts,
         shutdown.clone(),
@@ -128,7 +128,7 @@ async fn start(opts: ServeOptions, shutdown: CancellationToken) -> PyResult<(Str
 }
 
 /// The end of a server's run as a Python result.
-fn finished(ended: Result<Result<(), ServerError>, tokio::task::JoinError>) -> PyResult<()> {
+fn finished(ended: Result<Result<(), NodeError>, tokio::task::JoinError>) -> PyResult<()> {
     match ended {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(WorkhorseError::new_err(format!(

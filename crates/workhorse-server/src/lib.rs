@@ -1,8 +1,12 @@
 //! The Workhorse HTTP server: the JSON API under `/v1`, the WebSocket worker session, the
-//! `OpenAPI` document, and `serve` (what `workhorse serve` runs).
+//! `OpenAPI` document, auth (API tokens) and TLS.
 //!
 //! Handlers are thin: they parse ([`extract`]), call the [`Engine`], and map the answer;
 //! every error becomes problem+json in one file ([`error`]).
+//!
+//! The entry is [`run`]: a bound listener, an engine, the HTTP settings and a shutdown
+//! token ([`run_tls`] for HTTPS). The server knows only the engine; which store a node runs
+//! on, and starting the engine's services, is `workhorse-node`'s business.
 
 mod acks;
 pub mod auth;
@@ -22,7 +26,7 @@ mod ws;
 
 pub use error::ApiError;
 pub use openapi::ApiDoc;
-pub use serve::{ServeOptions, ServerError, run, run_tls, serve, serve_listener};
+pub use serve::{ServerError, run, run_tls};
 pub use tls::TlsFiles;
 
 use axum::Router;

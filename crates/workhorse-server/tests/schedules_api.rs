@@ -77,7 +77,7 @@ async fn bad_definitions_are_refused_naming_the_field() {
         (
             json!({"cron": "0 8 * * 8", "task": "t"}),
             "cron",
-            "day-of-week 8 is out of range 0-7",
+            "cron: day-of-week 8 is out of range 0-7",
         ),
         (
             json!({"cron": "0 8 * * *", "timezone": "Mars/Olympus", "task": "t"}),

@@ -11,6 +11,7 @@
 
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
+use workhorse_core::retry::Jitter;
 use workhorse_core::{Clock, NewJob, SystemClock};
 use workhorse_store::{Ack, AckKind, JobAckManyParams, JobFetchParams, JobInsertManyParams, Store};
 use workhorse_store_postgres::{PgOptions, PgStore};
@@ -120,10 +121,13 @@ async fn fetch_and_ack_all(store: &PgStore, jobs: usize) -> Duration {
                 done += fetched.len();
                 let acks = fetched
                     .iter()
-                    .map(|job| Ack {
-                        id: job.id,
-                        lease_id: job.lease.as_ref().expect("leased").id,
-                        kind: AckKind::Complete { result: None },
+                    .map(|job| {
+                        let ack = Ack {
+                            id: job.id,
+                            lease_id: job.lease.as_ref().expect("leased").id,
+                            kind: AckKind::Complete { result: None },
+                        };
+                        (ack, Jitter::NONE)
                     })
                     .collect();
                 store

@@ -10,11 +10,14 @@
 //! (e.g. every few seconds): it pings its connection first, and a dead connection means the
 //! lock is gone, so it tries to win again on a fresh connection.
 
+use crate::PgStore;
 use crate::error::Error;
+use async_trait::async_trait;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection};
 use std::collections::BTreeSet;
 use tokio::sync::Mutex;
+use workhorse_store::{LeaderBackend, StoreError};
 
 /// This store's leader connection and the names it holds.
 pub(crate) struct Leader {
@@ -98,5 +101,24 @@ impl Leader {
     /// Whether this store believed itself leader for `name` at its last check.
     pub async fn holds(&self, name: &str) -> bool {
         self.state.lock().await.held.contains(name)
+    }
+}
+
+/// The leadership every node of one deployment competes for: whoever holds it runs the
+/// leader-only services. (The store's other leader names are free for callers of
+/// [`PgStore::leader_attempt_elect`].)
+pub const SERVICES_LEADER: &str = "services";
+
+/// The nodes on one PostgreSQL database elect through the store's session advisory lock
+/// on [`SERVICES_LEADER`], which PostgreSQL frees as soon as the leader's session ends
+/// (the process died, or its connection was cut).
+#[async_trait]
+impl LeaderBackend for PgStore {
+    async fn attempt_elect(&self) -> Result<bool, StoreError> {
+        self.leader_attempt_elect(SERVICES_LEADER).await
+    }
+
+    async fn resign(&self) -> Result<(), StoreError> {
+        self.leader_resign(SERVICES_LEADER).await
     }
 }

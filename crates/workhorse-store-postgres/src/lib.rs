@@ -15,7 +15,8 @@
 //!   node committed (`notify.rs`).
 //! - **Leader election**: [`PgStore::leader_attempt_elect`] holds a session-level advisory
 //!   lock on a dedicated connection; it is released the moment the leader's session ends
-//!   (`leader.rs`).
+//!   (`leader.rs`). `PgStore` is the [`LeaderBackend`](workhorse_store::LeaderBackend) of
+//!   the nodes on one database, on the lock [`SERVICES_LEADER`].
 //! - **Migrations**: [`PgStore::migrate`] applies `migrations/*.sql` under an advisory lock,
 //!   so several nodes may start at once (`migrate.rs`).
 //!
@@ -33,6 +34,7 @@ mod sql;
 mod store;
 mod types;
 
+pub use leader::SERVICES_LEADER;
 pub use notify::ANY_QUEUE;
 
 use error::from_sqlx;

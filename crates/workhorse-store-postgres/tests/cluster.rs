@@ -6,8 +6,8 @@ mod common;
 use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio::task::JoinSet;
-use workhorse_store::conformance::{at, job_in, t0};
 use workhorse_store::{JobInsertManyParams, JobPromoteDueParams, Store};
+use workhorse_store_conformance::{at, job_in, t0};
 use workhorse_store_postgres::{PgOptions, PgStore};
 
 /// The next queue name a subscription hears, within a deadline.

@@ -8,11 +8,12 @@ use sqlx::Connection;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use tokio::task::JoinSet;
+use workhorse_core::retry::Jitter;
 use workhorse_core::{Job, JobId, NewJob};
-use workhorse_store::conformance::{LEASE, at, job_in, t0};
 use workhorse_store::{
     Ack, AckKind, JobAckManyParams, JobFetchParams, JobInsertManyParams, QueueUpdateParams, Store,
 };
+use workhorse_store_conformance::{LEASE, at, job_in, t0};
 use workhorse_store_postgres::{PgOptions, PgStore};
 
 /// Two migrated stores on one fresh database, each with its own pool.
@@ -52,10 +53,13 @@ fn fetch_params(worker: &str, queue: &str, max: u32) -> JobFetchParams {
 async fn complete_all(store: &PgStore, jobs: &[Job]) {
     let acks = jobs
         .iter()
-        .map(|job| Ack {
-            id: job.id,
-            lease_id: job.lease.as_ref().expect("leased").id,
-            kind: AckKind::Complete { result: None },
+        .map(|job| {
+            let ack = Ack {
+                id: job.id,
+                lease_id: job.lease.as_ref().expect("leased").id,
+                kind: AckKind::Complete { result: None },
+            };
+            (ack, Jitter::NONE)
         })
         .collect();
     store

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 use workhorse_core::JobId;
-use workhorse_store::conformance::{job_in, t0};
 use workhorse_store::{JobInsertManyParams, Store, StoreError};
+use workhorse_store_conformance::{job_in, t0};
 use workhorse_store_postgres::{ANY_QUEUE, PgStore};
 use workhorse_testing::postgres::TempPostgres;
 use workhorse_testing::wait_until;

@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use workhorse_core::retry::Jitter;
 use workhorse_core::{Clock, NewJob, SystemClock};
 use workhorse_store::{Ack, AckKind, JobAckManyParams, JobFetchParams, JobInsertManyParams, Store};
 use workhorse_store_sqlite::SqliteStore;
@@ -77,17 +78,20 @@ async fn main() -> Result<(), BoxError> {
     })
     .await?;
 
-    let acks: Vec<Ack> = std::mem::take(&mut *leased.lock().await)
+    let acks: Vec<(Ack, Jitter)> = std::mem::take(&mut *leased.lock().await)
         .into_iter()
-        .map(|job| Ack {
-            id: job.id,
-            lease_id: job.lease.map(|l| l.id).unwrap_or_default(),
-            kind: AckKind::Complete { result: None },
+        .map(|job| {
+            let ack = Ack {
+                id: job.id,
+                lease_id: job.lease.map(|l| l.id).unwrap_or_default(),
+                kind: AckKind::Complete { result: None },
+            };
+            (ack, Jitter::NONE)
         })
         .collect();
-    let chunks: Vec<Vec<Ack>> = acks
+    let chunks: Vec<Vec<(Ack, Jitter)>> = acks
         .chunks(FETCH_BATCH as usize)
-        .map(<[Ack]>::to_vec)
+        .map(<[(Ack, Jitter)]>::to_vec)
         .collect();
     let queue = Arc::new(tokio::sync::Mutex::new(chunks));
     phase(&store, "ack", callers, move |store| {

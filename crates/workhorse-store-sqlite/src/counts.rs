@@ -2,25 +2,33 @@
 //! that the dashboard's overview and the queue gauges read a few rows instead of counting
 //! every job.
 //!
-//! Every statement that inserts, deletes or moves a job between states notes the change here
-//! ([`inserted`], [`moved`], [`deleted`]) once SQLite reports that it changed the row. The
-//! writer keeps a command's notes only if the command succeeded (a failed command's savepoint
-//! is rolled back, and its notes with it) and, just before the group's `COMMIT`, adds the
-//! group's net changes to `queue_counts` in that same transaction: a reader always sees counts
-//! and jobs of the same commit. The notes live in the writer thread, where every command runs.
+//! The writer runs each group in a [`WriteTx`]: the connection and the count changes of the
+//! group's commands. SQL that inserts, deletes or moves jobs between states is a [`JobSql`],
+//! which only [`WriteTx::prepare`] turns into a statement ([`JobStatement`]), and a
+//! `JobStatement` runs only through a method of the `WriteTx` that takes the count change it
+//! makes ([`WriteTx::insert_job`], [`WriteTx::move_job`], [`WriteTx::update_job`],
+//! [`WriteTx::move_jobs`], [`WriteTx::delete_jobs`]): a statement that changes jobs without
+//! saying how their counts change does not compile. Each method notes the change once SQLite
+//! reports the rows it changed. Reads, and writes that move no job (settings, schedules,
+//! edges, leases), take the plain connection ([`WriteTx::conn`]).
 //!
-//! Why not triggers on `jobs`, which could not be forgotten: measured with callgrind on
-//! `store_bench`, a trigger firing costs SQLite about 14,000 instructions (a sub-program
+//! The writer keeps a command's changes only if the command succeeded (a failed command's
+//! savepoint is rolled back, and its changes with it) and, just before the group's `COMMIT`,
+//! adds the group's net changes to `queue_counts` in that same transaction
+//! ([`WriteTx::write_counts`]): a reader always sees counts and jobs of the same commit.
+//!
+//! Why not triggers on `jobs`, which could not be forgotten either: measured with callgrind
+//! on `store_bench`, a trigger firing costs SQLite about 14,000 instructions (a sub-program
 //! frame per row even for one `UPDATE` of a cached row, plus a statement journal per
 //! statement unless every statement says `OR FAIL`): +21% per insert, +31% per start, +27%
-//! per ack. SQLite's pre-update hook would see every change too, but rusqlite exposes it only
-//! with bindgen, which needs libclang wherever the crate is built. Instead, the store's tests
-//! recount `jobs` after every conformance case and compare (see `tests/conformance.rs`).
+//! per ack. Noting a change here costs a search of a short list. SQLite's pre-update hook
+//! would see every change too, but rusqlite exposes it only with bindgen, which needs
+//! libclang wherever the crate is built. The store's tests also recount `jobs` after every
+//! conformance case and compare (see `tests/conformance.rs`).
 
 use crate::error::Error;
-use rusqlite::{Connection, OptionalExtension};
-use std::cell::RefCell;
-use workhorse_core::JobState;
+use rusqlite::{CachedStatement, Connection, OptionalExtension, Params};
+use workhorse_core::{Job, JobState};
 
 /// Adds a group's net change to one (queue, state) count.
 const ADD: &str = "INSERT INTO queue_counts (queue, state, jobs) VALUES (?1, ?2, ?3) \
@@ -28,6 +36,25 @@ const ADD: &str = "INSERT INTO queue_counts (queue, state, jobs) VALUES (?1, ?2,
 
 /// One stored count.
 const STORED: &str = "SELECT jobs FROM queue_counts WHERE queue = ?1 AND state = ?2";
+
+/// SQL that inserts, deletes or moves jobs between states: prepared only by
+/// [`WriteTx::prepare`], run only by the `WriteTx` methods that count what it changes.
+pub(crate) struct JobSql(String);
+
+impl JobSql {
+    pub fn new(sql: String) -> JobSql {
+        JobSql(sql)
+    }
+
+    /// The SQL text, for tests of its query plan.
+    #[cfg(test)]
+    pub fn text(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A prepared [`JobSql`]; it runs only through a [`WriteTx`] method.
+pub(crate) struct JobStatement<'c>(CachedStatement<'c>);
 
 /// Net changes to counts, by (queue, state). A group touches few pairs, so a list searched
 /// in place beats hashing (and allocates only for a pair not seen yet).
@@ -46,6 +73,13 @@ impl Changes {
         }
     }
 
+    fn moved(&mut self, queue: &str, from: JobState, to: JobState) {
+        if from != to {
+            self.add(queue, from, -1);
+            self.add(queue, to, 1);
+        }
+    }
+
     fn of(&self, queue: &str, state: JobState) -> i64 {
         self.0
             .iter()
@@ -60,79 +94,150 @@ impl Changes {
     }
 }
 
-/// What this thread noted and has not written yet.
-#[derive(Debug, Default)]
-struct Notes {
+/// The writer's transaction for one group: the write connection and the count changes the
+/// group's commands made. See the module docs.
+pub(crate) struct WriteTx<'c> {
+    conn: &'c Connection,
     /// Changes made by the group's commands that succeeded.
     group: Changes,
     /// Changes made so far by the command that is running.
     command: Changes,
 }
 
-thread_local! {
-    static NOTES: RefCell<Notes> = RefCell::default();
-}
-
-fn note(queue: &str, state: JobState, by: i64) {
-    NOTES.with_borrow_mut(|notes| notes.command.add(queue, state, by));
-}
-
-/// A job of `queue` was inserted in `state`.
-pub(crate) fn inserted(queue: &str, state: JobState) {
-    note(queue, state, 1);
-}
-
-/// A job of `queue` moved from `from` to `to` (nothing if they are the same state).
-pub(crate) fn moved(queue: &str, from: JobState, to: JobState) {
-    if from != to {
-        note(queue, from, -1);
-        note(queue, to, 1);
+impl<'c> WriteTx<'c> {
+    /// A group's transaction on `conn`, nothing changed yet.
+    pub fn new(conn: &'c Connection) -> WriteTx<'c> {
+        WriteTx {
+            conn,
+            group: Changes::default(),
+            command: Changes::default(),
+        }
     }
-}
 
-/// A job of `queue` in `state` was deleted.
-pub(crate) fn deleted(queue: &str, state: JobState) {
-    note(queue, state, -1);
-}
+    /// The connection, for reads and for writes that move no job between states.
+    pub fn conn(&self) -> &'c Connection {
+        self.conn
+    }
 
-/// How many jobs of `queue` are in `state` in the writer's transaction, changes noted but
-/// not yet written included. Only meaningful on the writer thread, inside a command.
-pub(crate) fn current(conn: &Connection, queue: &str, state: JobState) -> Result<u64, Error> {
-    let stored: i64 = conn
-        .prepare_cached(STORED)?
-        .query_row(rusqlite::params![queue, state.as_str()], |row| row.get(0))
-        .optional()?
-        .unwrap_or(0);
-    let unwritten =
-        NOTES.with_borrow(|notes| notes.group.of(queue, state) + notes.command.of(queue, state));
-    Ok(u64::try_from(stored + unwritten).unwrap_or(0))
-}
+    /// Prepares (once per connection, then from the cache) SQL that changes jobs.
+    pub fn prepare(&self, sql: &JobSql) -> Result<JobStatement<'c>, Error> {
+        Ok(JobStatement(self.conn.prepare_cached(&sql.0)?))
+    }
 
-/// The writer's side: group and command boundaries, and the write before `COMMIT`.
-pub(crate) mod writer {
-    use super::{ADD, Connection, Error, NOTES, Notes};
+    /// Runs `stmt`, which inserts one job of `queue` in `state`.
+    pub fn insert_job(
+        &mut self,
+        stmt: &mut JobStatement<'_>,
+        params: impl Params,
+        queue: &str,
+        state: JobState,
+    ) -> Result<(), Error> {
+        if stmt.0.execute(params)? == 1 {
+            self.command.add(queue, state, 1);
+        }
+        Ok(())
+    }
 
-    /// A group starts: nothing noted yet (whatever a failed group left is dropped).
-    pub fn begin_group() {
-        NOTES.set(Notes::default());
+    /// Runs `stmt`, which moves at most one job of `queue` from `from` to `to`; whether it
+    /// did.
+    pub fn move_job(
+        &mut self,
+        stmt: &mut JobStatement<'_>,
+        params: impl Params,
+        queue: &str,
+        from: JobState,
+        to: JobState,
+    ) -> Result<bool, Error> {
+        let moved = stmt.0.execute(params)? == 1;
+        if moved {
+            self.command.moved(queue, from, to);
+        }
+        Ok(moved)
+    }
+
+    /// Runs `stmt`, which changes at most one job, in state `from` before; when it did,
+    /// `read_back` reads the job as it is now, and its move to its new state is counted.
+    pub fn update_job(
+        &mut self,
+        stmt: &mut JobStatement<'_>,
+        params: impl Params,
+        from: JobState,
+        read_back: impl FnOnce() -> Result<Option<Job>, Error>,
+    ) -> Result<Option<Job>, Error> {
+        if stmt.0.execute(params)? == 0 {
+            return Ok(None);
+        }
+        let job = read_back()?;
+        if let Some(job) = &job {
+            self.command.moved(&job.queue, from, job.state);
+        }
+        Ok(job)
+    }
+
+    /// Runs `stmt`, a `… RETURNING queue` that moves every job it returns from `from` to
+    /// `to`; the queue of each, in order.
+    pub fn move_jobs(
+        &mut self,
+        stmt: &mut JobStatement<'_>,
+        params: impl Params,
+        from: JobState,
+        to: JobState,
+    ) -> Result<Vec<String>, Error> {
+        let mut rows = stmt.0.query(params)?;
+        let mut queues = Vec::new();
+        while let Some(row) = rows.next()? {
+            let queue: String = row.get(0)?;
+            self.command.moved(&queue, from, to);
+            queues.push(queue);
+        }
+        Ok(queues)
+    }
+
+    /// Runs `stmt`, a `DELETE … RETURNING queue, state`; how many jobs it deleted.
+    pub fn delete_jobs(
+        &mut self,
+        stmt: &mut JobStatement<'_>,
+        params: impl Params,
+    ) -> Result<u64, Error> {
+        let mut rows = stmt.0.query(params)?;
+        let mut deleted = 0;
+        while let Some(row) = rows.next()? {
+            let queue: String = row.get(0)?;
+            let crate::row::State(state) = row.get(1)?;
+            self.command.add(&queue, state, -1);
+            deleted += 1;
+        }
+        Ok(deleted)
+    }
+
+    /// How many jobs of `queue` are in `state` in this transaction, the changes not yet
+    /// written included.
+    pub fn count(&self, queue: &str, state: JobState) -> Result<u64, Error> {
+        let stored: i64 = self
+            .conn
+            .prepare_cached(STORED)?
+            .query_row(rusqlite::params![queue, state.as_str()], |row| row.get(0))
+            .optional()?
+            .unwrap_or(0);
+        let unwritten = self.group.of(queue, state) + self.command.of(queue, state);
+        Ok(u64::try_from(stored + unwritten).unwrap_or(0))
     }
 
     /// The command that just ran succeeded: its changes count.
-    pub fn keep_command() {
-        NOTES.with_borrow_mut(|notes| notes.group.absorb(&mut notes.command));
+    pub fn keep_command(&mut self) {
+        self.group.absorb(&mut self.command);
     }
 
     /// The command that just ran failed and its savepoint is rolled back: its changes do
     /// not count.
-    pub fn drop_command() {
-        NOTES.with_borrow_mut(|notes| notes.command.0.clear());
+    pub fn drop_command(&mut self) {
+        self.command.0.clear();
     }
 
     /// Adds the group's net changes to `queue_counts`, inside the group's transaction.
-    pub fn write(conn: &Connection) -> Result<(), Error> {
-        let changes = NOTES.take().group;
-        let mut add = conn.prepare_cached(ADD)?;
-        for (queue, state, by) in changes.0 {
+    pub fn write_counts(self) -> Result<(), Error> {
+        let mut add = self.conn.prepare_cached(ADD)?;
+        for (queue, state, by) in self.group.0 {
             if by != 0 {
                 add.execute(rusqlite::params![queue, state.as_str(), by])?;
             }

@@ -59,16 +59,16 @@ fn per_job_writes_build_no_temporary_table() {
             run_at: workhorse_core::Timestamp::UNIX_EPOCH,
         },
     ]
-    .map(|o| SQL.settle(o));
+    .map(|o| SQL.settle(o).text());
     let statements = [
-        crate::ops::insert::INSERT,
-        &SQL.start,
-        &SQL.expire_one,
-        &SQL.complete,
-        &SQL.release,
-        &SQL.cancel_waiting,
+        crate::ops::insert::INSERT.text(),
+        SQL.start.text(),
+        SQL.expire_one.text(),
+        SQL.complete.text(),
+        SQL.release.text(),
+        SQL.cancel_waiting.text(),
         &SQL.request_cancel,
-        &SQL.redrive,
+        SQL.redrive.text(),
         &SQL.heartbeat,
         &SQL.key_candidates,
     ];
@@ -89,14 +89,14 @@ fn hot_statements_use_their_indexes() {
     for (sql, index) in crate::ops::fetch::reads_sql() {
         assert_uses(&conn, sql, index);
     }
-    assert_uses(&conn, &SQL.start, "INTEGER PRIMARY KEY");
-    assert_uses(&conn, &SQL.complete, "sqlite_autoindex_jobs_1");
+    assert_uses(&conn, SQL.start.text(), "INTEGER PRIMARY KEY");
+    assert_uses(&conn, SQL.complete.text(), "sqlite_autoindex_jobs_1");
     assert_uses(
         &conn,
-        SQL.settle(Outcome::Rescue),
+        SQL.settle(Outcome::Rescue).text(),
         "sqlite_autoindex_jobs_1",
     );
-    assert_uses(&conn, &SQL.promote_due, "jobs_scheduled");
+    assert_uses(&conn, SQL.promote_due.text(), "jobs_scheduled");
     assert_uses(&conn, &SQL.key_candidates, "jobs_key");
     for (sql, index) in crate::ops::time::statements_sql() {
         assert_uses(&conn, sql, index);

@@ -27,7 +27,7 @@ impl Store for SqliteStore {
         params: JobInsertManyParams,
     ) -> Result<Vec<Inserted>, StoreError> {
         self.writer
-            .write(move |conn| insert::insert_many(conn, params))
+            .write(move |tx| insert::insert_many(tx, params))
             .await
     }
 
@@ -42,9 +42,7 @@ impl Store for SqliteStore {
     }
 
     async fn job_fetch_available(&self, params: JobFetchParams) -> Result<Vec<Job>, StoreError> {
-        self.writer
-            .write(move |conn| fetch::fetch(conn, &params))
-            .await
+        self.writer.write(move |tx| fetch::fetch(tx, &params)).await
     }
 
     async fn job_heartbeat_many(
@@ -52,19 +50,19 @@ impl Store for SqliteStore {
         params: JobHeartbeatManyParams,
     ) -> Result<Vec<Option<HeartbeatOutcome>>, StoreError> {
         self.writer
-            .write(move |conn| lease::heartbeat_many(conn, &params))
+            .write(move |tx| lease::heartbeat_many(tx.conn(), &params))
             .await
     }
 
     async fn job_ack_many(&self, params: JobAckManyParams) -> Result<AckManyOutcome, StoreError> {
         self.writer
-            .write(move |conn| lease::ack_many(conn, params))
+            .write(move |tx| lease::ack_many(tx, params))
             .await
     }
 
     async fn job_release_many(&self, params: JobReleaseManyParams) -> Result<Vec<Job>, StoreError> {
         self.writer
-            .write(move |conn| lease::release_many(conn, &params))
+            .write(move |tx| lease::release_many(tx, &params))
             .await
     }
 
@@ -73,13 +71,13 @@ impl Store for SqliteStore {
         params: JobCancelParams,
     ) -> Result<Option<CancelOutcome>, StoreError> {
         self.writer
-            .write(move |conn| admin::cancel(conn, &params))
+            .write(move |tx| admin::cancel(tx, &params))
             .await
     }
 
     async fn job_redrive(&self, params: JobRedriveParams) -> Result<Vec<Job>, StoreError> {
         self.writer
-            .write(move |conn| admin::redrive(conn, params))
+            .write(move |tx| admin::redrive(tx, params))
             .await
     }
 
@@ -88,7 +86,7 @@ impl Store for SqliteStore {
         params: JobPromoteDueParams,
     ) -> Result<PromoteOutcome, StoreError> {
         self.writer
-            .write(move |conn| time::promote_due(conn, &params))
+            .write(move |tx| time::promote_due(tx, &params))
             .await
     }
 
@@ -101,7 +99,7 @@ impl Store for SqliteStore {
         params: JobRescueParams,
     ) -> Result<RescueOutcome, StoreError> {
         self.writer
-            .write(move |conn| time::rescue_expired(conn, &params))
+            .write(move |tx| time::rescue_expired(tx, &params))
             .await
     }
 
@@ -110,7 +108,7 @@ impl Store for SqliteStore {
         params: JobDeleteFinishedParams,
     ) -> Result<u64, StoreError> {
         self.writer
-            .write(move |conn| time::delete_finished(conn, &params))
+            .write(move |tx| time::delete_finished(tx, &params))
             .await
     }
 
@@ -123,7 +121,7 @@ impl Store for SqliteStore {
     async fn queue_update(&self, params: QueueUpdateParams) -> Result<QueueInfo, StoreError> {
         let config = self
             .writer
-            .write(move |conn| queues::update(conn, &params))
+            .write(move |tx| queues::update(tx.conn(), &params))
             .await?;
         self.readers
             .read(move |conn| queues::info(conn, config))
@@ -135,7 +133,7 @@ impl Store for SqliteStore {
         params: ScheduleUpsertParams,
     ) -> Result<ScheduleUpserted, StoreError> {
         self.writer
-            .write(move |conn| schedule::upsert(conn, &params))
+            .write(move |tx| schedule::upsert(tx.conn(), &params))
             .await
     }
 
@@ -153,7 +151,7 @@ impl Store for SqliteStore {
     async fn schedule_delete(&self, name: &str) -> Result<bool, StoreError> {
         let name = name.to_owned();
         self.writer
-            .write(move |conn| schedule::delete(conn, &name))
+            .write(move |tx| schedule::delete(tx.conn(), &name))
             .await
     }
 
@@ -162,7 +160,7 @@ impl Store for SqliteStore {
         params: ScheduleSetPausedParams,
     ) -> Result<Option<Schedule>, StoreError> {
         self.writer
-            .write(move |conn| schedule::set_paused(conn, &params))
+            .write(move |tx| schedule::set_paused(tx.conn(), &params))
             .await
     }
 
@@ -171,7 +169,7 @@ impl Store for SqliteStore {
         params: ScheduleFireDueParams,
     ) -> Result<Vec<Fire>, StoreError> {
         self.writer
-            .write(move |conn| schedule_fire::fire_due(conn, &params))
+            .write(move |tx| schedule_fire::fire_due(tx, &params))
             .await
     }
 
@@ -180,7 +178,7 @@ impl Store for SqliteStore {
         params: ScheduleTriggerParams,
     ) -> Result<Option<Fire>, StoreError> {
         self.writer
-            .write(move |conn| schedule_fire::trigger(conn, &params))
+            .write(move |tx| schedule_fire::trigger(tx, &params))
             .await
     }
 
@@ -199,7 +197,7 @@ impl Store for SqliteStore {
 
     async fn workflow_insert(&self, params: WorkflowInsertParams) -> Result<Workflow, StoreError> {
         self.writer
-            .write(move |conn| workflow::insert(conn, params))
+            .write(move |tx| workflow::insert(tx, params))
             .await
     }
 
@@ -212,7 +210,7 @@ impl Store for SqliteStore {
         params: WorkflowCancelParams,
     ) -> Result<Option<Workflow>, StoreError> {
         self.writer
-            .write(move |conn| workflow::cancel(conn, &params))
+            .write(move |tx| workflow::cancel(tx, &params))
             .await
     }
 }

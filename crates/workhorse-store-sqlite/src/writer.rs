@@ -4,10 +4,11 @@
 //! first command, drains every command already queued (up to `max_group`), runs them all in
 //! one `BEGIN IMMEDIATE` transaction, each inside its own `SAVEPOINT` so that a failing
 //! command rolls back alone, commits once, and only then answers every caller. Many
-//! concurrent requests therefore cost one fsync between them. The job counts per queue and
-//! state change in that same transaction (see `counts.rs`).
+//! concurrent requests therefore cost one fsync between them. Commands run on the group's
+//! [`WriteTx`], so the job counts per queue and state change in that same transaction (see
+//! `counts.rs`).
 
-use crate::counts;
+use crate::counts::WriteTx;
 use crate::error::{Error, duplicate};
 use rusqlite::Connection;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -32,7 +33,7 @@ pub struct WriterStats {
 trait Command: Send {
     /// Runs inside the group's transaction; `false` if it failed (its savepoint is then
     /// rolled back).
-    fn run(&mut self, conn: &Connection) -> bool;
+    fn run(&mut self, tx: &mut WriteTx<'_>) -> bool;
     /// Answers the caller once the group committed (or failed to).
     fn answer(self: Box<Self>, group: Result<(), &StoreError>);
 }
@@ -45,14 +46,14 @@ struct Op<F, T> {
 
 impl<F, T> Command for Op<F, T>
 where
-    F: FnOnce(&Connection) -> Result<T, Error> + Send,
+    F: FnOnce(&mut WriteTx<'_>) -> Result<T, Error> + Send,
     T: Send,
 {
-    fn run(&mut self, conn: &Connection) -> bool {
+    fn run(&mut self, tx: &mut WriteTx<'_>) -> bool {
         let Some(work) = self.work.take() else {
             return false;
         };
-        let result = work(conn).map_err(StoreError::from);
+        let result = work(tx).map_err(StoreError::from);
         let ok = result.is_ok();
         self.result = Some(result);
         ok
@@ -105,7 +106,7 @@ impl Writer {
     /// Runs `op` in the next group transaction; answers after that transaction committed.
     pub async fn write<T, F>(&self, op: F) -> Result<T, StoreError>
     where
-        F: FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
+        F: FnOnce(&mut WriteTx<'_>) -> Result<T, Error> + Send + 'static,
         T: Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
@@ -206,22 +207,22 @@ fn run_group(conn: &Connection, group: &mut Vec<Box<dyn Command>>, counters: &Co
 }
 
 fn execute(conn: &Connection, group: &mut [Box<dyn Command>]) -> Result<(), Error> {
-    counts::writer::begin_group();
     conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+    let mut tx = WriteTx::new(conn);
     for command in group.iter_mut() {
         conn.prepare_cached("SAVEPOINT command")?.execute([])?;
         // A panicking command is answered with an error; the others still commit.
-        let ok = catch_unwind(AssertUnwindSafe(|| command.run(conn))).unwrap_or(false);
+        let ok = catch_unwind(AssertUnwindSafe(|| command.run(&mut tx))).unwrap_or(false);
         if ok {
-            counts::writer::keep_command();
+            tx.keep_command();
         } else {
-            counts::writer::drop_command();
+            tx.drop_command();
             conn.prepare_cached("ROLLBACK TO command")?.execute([])?;
         }
         conn.prepare_cached("RELEASE command")?.execute([])?;
     }
     // The job counts per queue and state change in the same transaction as the jobs.
-    counts::writer::write(conn)?;
+    tx.write_counts()?;
     // THE DURABILITY BOUNDARY. With `synchronous=FULL` this COMMIT returns only after the WAL
     // is fsynced; no command of the group has been answered before this point, and each is
     // answered right after it (see `run_group`). An error here answers every command with it.

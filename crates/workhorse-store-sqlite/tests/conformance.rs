@@ -72,13 +72,13 @@ async fn fresh() -> (SqliteStore, CheckedDatabase) {
     (store, database)
 }
 
-workhorse_store::conformance_tests!(fresh);
+workhorse_store_conformance::conformance_tests!(fresh);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_counts_survive_reopen() {
     let (store, database) = fresh().await;
     let path = database.path();
-    workhorse_store::conformance::queue_counts_survive_reopen(store, |first| async move {
+    workhorse_store_conformance::queue_counts_survive_reopen(store, |first| async move {
         first.close().await;
         drop(first);
         SqliteStore::open(&path).expect("reopen")

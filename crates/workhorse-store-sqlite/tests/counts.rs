@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use workhorse_core::JobState;
-use workhorse_store::conformance::{insert, job_in, t0};
 use workhorse_store::{
     JobFetchParams, JobInsertManyParams, QueueListParams, QueueUpdateParams, Store,
 };
+use workhorse_store_conformance::{insert, job_in, t0};
 use workhorse_store_sqlite::SqliteStore;
 
 type Counts = BTreeMap<(String, String), i64>;

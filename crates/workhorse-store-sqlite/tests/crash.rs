@@ -8,8 +8,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use workhorse_core::{JobId, NewJob};
-use workhorse_store::conformance::t0;
 use workhorse_store::{JobInsertManyParams, Store};
+use workhorse_store_conformance::t0;
 use workhorse_store_sqlite::SqliteStore;
 
 const CHILD_DB: &str = "WORKHORSE_CRASH_CHILD_DB";

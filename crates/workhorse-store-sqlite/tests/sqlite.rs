@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::time::Duration;
 use workhorse_core::{JobState, NewJob, Timestamp};
-use workhorse_store::conformance::{fetch, get, insert, job_in, t0};
 use workhorse_store::{JobInsertManyParams, Store, StoreError};
+use workhorse_store_conformance::{fetch, get, insert, job_in, t0};
 use workhorse_store_sqlite::{SqliteOptions, SqliteStore, WriterStats};
 
 fn open(path: &Path) -> SqliteStore {

@@ -7,10 +7,10 @@ use proptest::prelude::*;
 use std::collections::HashMap;
 use workhorse_core::workflow::compile;
 use workhorse_core::{JobId, JobState, NewJob, OnParentFailure, Step, WorkflowId};
-use workhorse_store::conformance::{DEFAULT, at, complete, fail, failure, json};
 use workhorse_store::{
     AckOutcome, JobAckManyParams, JobFetchParams, Store, Workflow, WorkflowInsertParams,
 };
+use workhorse_store_conformance::{DEFAULT, JITTER, at, complete, fail, failure, json};
 use workhorse_store_sqlite::SqliteStore;
 
 /// A workflow tree whose leaves say whether their job succeeds.
@@ -114,11 +114,12 @@ async fn run(tree: Tree, policy: OnParentFailure) {
             .iter()
             .map(|job| {
                 *runs.entry(job.id).or_default() += 1;
-                if outcomes[&job.task] {
+                let ack = if outcomes[&job.task] {
                     complete(job, Some("1"))
                 } else {
                     fail(job, failure("Boom"))
-                }
+                };
+                (ack, JITTER)
             })
             .collect();
         let acked = store

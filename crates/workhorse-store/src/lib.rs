@@ -6,17 +6,26 @@
 //! source state (and, for a leased job, only under the caller's lease), and reports what it
 //! changed. Races are settled by the database, never by luck.
 //!
+//! A [`LeaderBackend`] decides which one of the nodes sharing a store leads (runs the
+//! leader-only services); a node alone on its store uses [`SingleNode`].
+//!
 //! Durability: a method that changes state returns only after its transaction committed
 //! (stores may group many calls into one commit; none is answered before that commit).
 //!
-//! [`conformance`] holds the suite every store passes; a store crate runs it with
-//! [`conformance_tests!`].
+//! [`plan`] holds the decisions every store makes the same way (what a failure, a lost lease
+//! or an upsert leads to; limits; rate-limit windows), as pure functions the stores call
+//! around their SQL.
+//!
+//! The suite every store passes is the `workhorse-store-conformance` crate; a store crate
+//! runs it from its tests.
 
-pub mod conformance;
+mod leader;
 mod params;
+pub mod plan;
 mod schedule;
 mod workflow;
 
+pub use leader::{LeaderBackend, SingleNode};
 pub use params::*;
 pub use schedule::*;
 pub use workflow::*;
@@ -76,8 +85,9 @@ pub trait Store: Send + Sync + 'static {
     /// `running` under the lease named; otherwise the ack is refused, `LeaseLost` or
     /// `UnknownJob`, and changes nothing): `running → succeeded` (Complete) for a result; for
     /// a failure, the transition [`workhorse_core::retry::on_failure`] decides (Retry, Bury
-    /// or Cancel). Each item is settled on its own; a refused one does not stop the others.
-    /// A finished job of a workflow releases or cancels its dependants in the same
+    /// or Cancel), a retry after the backoff waiting the [`Jitter`](workhorse_core::Jitter)
+    /// the ack carries. Each item is settled on its own; a refused one does not stop the
+    /// others. A finished job of a workflow releases or cancels its dependants in the same
     /// transaction (see [`workflow`](crate::Workflow)'s fan-in rule); they are returned as
     /// `dependants`, so the caller announces them without reading them again.
     async fn job_ack_many(&self, params: JobAckManyParams) -> Result<AckManyOutcome, StoreError>;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::time::Duration;
-use workhorse_core::retry::FailureReport;
+use workhorse_core::retry::{FailureReport, Jitter};
 use workhorse_core::{
     Job, JobId, JobState, Json, LeaseId, NewJob, Progress, QueueConfig, RateLimit, Timestamp,
 };
@@ -100,7 +100,10 @@ pub struct Ack {
 #[derive(Debug, Clone)]
 pub struct JobAckManyParams {
     pub now: Timestamp,
-    pub acks: Vec<Ack>,
+    /// Each ack with the jitter of its retry: where in the backoff's range a failure that
+    /// retries after the backoff falls (drawn by the engine, as `now` is read by it; a
+    /// completion, or a failure with `retry_in`, does not use it).
+    pub acks: Vec<(Ack, Jitter)>,
 }
 
 /// What became of one ack.
@@ -237,6 +240,17 @@ pub struct QueueInfo {
     pub counts: BTreeMap<JobState, u64>,
     /// `run_at` of the oldest ready job: how long the queue's head has waited.
     pub oldest_ready_at: Option<Timestamp>,
+}
+
+impl QueueInfo {
+    /// A queue with the controls `config` that holds no jobs (yet).
+    pub fn empty(config: QueueConfig) -> QueueInfo {
+        QueueInfo {
+            config,
+            counts: BTreeMap::new(),
+            oldest_ready_at: None,
+        }
+    }
 }
 
 /// For [`crate::Store::queue_update`]. `None` leaves a control as it is.

@@ -26,6 +26,12 @@ CREATE TABLE IF NOT EXISTS provider_charges (
     customer        TEXT NOT NULL,
     amount_cents    INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS orders (
+    order_id    TEXT PRIMARY KEY,
+    customer    TEXT NOT NULL,
+    total       TEXT NOT NULL,
+    shipped_at  TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS reports (
     job_id     TEXT PRIMARY KEY,
     month      TEXT NOT NULL,
@@ -41,10 +47,11 @@ def path() -> str:
 
 
 @contextmanager
-def connect() -> Iterator[sqlite3.Connection]:
+def connect(*, any_thread: bool = False) -> Iterator[sqlite3.Connection]:
     """A connection in one transaction: committed when the block ends, rolled back if it
-    raises. Creates the tables on first use."""
-    connection = sqlite3.connect(path(), timeout=10)
+    raises. Creates the tables on first use. `any_thread`: the connection may be used from
+    another thread than the one opening it, one at a time (what a dependency needs)."""
+    connection = sqlite3.connect(path(), timeout=10, check_same_thread=not any_thread)
     connection.row_factory = sqlite3.Row
     try:
         # WAL: the web process and the workers read while another one writes.
@@ -54,3 +61,12 @@ def connect() -> Iterator[sqlite3.Connection]:
             yield connection
     finally:
         connection.close()
+
+
+def get_db() -> Iterator[sqlite3.Connection]:
+    """A FastAPI dependency: one connection in one transaction per request, or per job
+    when a task declares it (`db: sqlite3.Connection = Depends(get_db)`). Committed after
+    success, rolled back when the endpoint or the task raised. As in FastAPI, a plain
+    generator dependency runs in a thread of its own, so the connection crosses threads."""
+    with connect(any_thread=True) as connection:
+        yield connection

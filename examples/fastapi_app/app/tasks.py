@@ -7,10 +7,15 @@ import calendar
 import json
 import logging
 import os
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
+from fastapi import Depends
+from pydantic import BaseModel, Field
 from workhorse import Abort, JobContext, Resources, Workhorse
 
 from app import db, payments
@@ -56,6 +61,42 @@ async def send_welcome_email(ctx: JobContext, email: str) -> dict[str, str]:
     mailer: Mailer = ctx.resources["mailer"]
     await mailer.send(email, "Welcome!")
     return {"sent_to": email}
+
+
+# -- orders: Pydantic in, Pydantic out, with the app's own database dependency -------
+
+
+class OrderLine(BaseModel):
+    sku: str = Field(min_length=1, max_length=50)
+    quantity: int = Field(gt=0)
+    unit_price: Decimal = Field(gt=0, decimal_places=2)
+
+
+class Order(BaseModel):
+    order_id: UUID
+    customer: str = Field(min_length=1, max_length=100)
+    lines: list[OrderLine] = Field(min_length=1)
+    placed_at: datetime
+
+
+class Shipment(BaseModel):
+    order_id: UUID
+    total: Decimal
+    shipped_at: datetime
+
+
+@wh.task(queue="orders", retries=5)
+def ship_order(order: Order, connection: sqlite3.Connection = Depends(db.get_db)) -> Shipment:
+    """Ships an order: the worker hands it over as the `Order` the endpoint enqueued, and
+    a database connection from the same dependency the endpoints use (committed after the
+    job, rolled back if it fails). The caller reads the `Shipment` back, typed."""
+    total = sum((line.unit_price * line.quantity for line in order.lines), Decimal(0))
+    shipment = Shipment(order_id=order.order_id, total=total, shipped_at=datetime.now(timezone.utc))
+    connection.execute(
+        "INSERT OR IGNORE INTO orders VALUES (?, ?, ?, ?)",
+        (str(order.order_id), order.customer, str(total), shipment.shipped_at.isoformat()),
+    )
+    return shipment
 
 
 # -- reports: slow, with progress, cancellable ---------------------------------------

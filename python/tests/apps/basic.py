@@ -4,11 +4,20 @@ they saw in `seen` (the worker runs in the test process), and some wait on `gate
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import datetime
+import decimal
+import enum
 import logging
 import threading
 import time
+import uuid
 from collections import defaultdict
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
+from typing import Annotated, Any
+
+import pydantic
+from fastapi import Depends
 
 from workhorse import Abort, Backoff, JobContext, Resources, Retry, Workhorse
 
@@ -130,3 +139,135 @@ async def nightly_cleanup() -> None:
 @wh.every(minutes=5, name="tick-every-5-minutes")
 def tick() -> None:
     seen["tick"].append(True)
+
+
+# -- values: typed arguments and results (tests/test_values.py) -----------------------
+
+
+class Color(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@dataclasses.dataclass
+class Point:
+    x: decimal.Decimal
+    y: decimal.Decimal
+
+
+class Order(pydantic.BaseModel):
+    id: uuid.UUID
+    amount: decimal.Decimal
+    placed_at: datetime.datetime
+    color: Color
+    tags: set[str]
+
+
+class Receipt(pydantic.BaseModel):
+    # Binary fields of a model follow the model's own settings: base64 both ways.
+    model_config = pydantic.ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+
+    order: Order
+    day: datetime.date
+    at: datetime.time
+    span: datetime.timedelta
+    blob: bytes
+    pair: tuple[int, str]
+    point: Point
+    kinds: list[str]
+
+
+@wh.task(retries=3)
+async def take_values(
+    order: Order,
+    day: datetime.date,
+    at: datetime.time,
+    span: datetime.timedelta,
+    blob: bytes,
+    pair: tuple[int, str],
+    *,
+    point: Point,
+) -> Receipt:
+    """Receives every kind of value as its annotated type, and returns them in a model."""
+    values = (order, day, at, span, blob, pair, point)
+    kinds = [type(value).__name__ for value in values]
+    return Receipt(
+        order=order,
+        day=day,
+        at=at,
+        span=span,
+        blob=blob,
+        pair=pair,
+        point=point,
+        kinds=kinds,
+    )
+
+
+@wh.task
+def thread_values(when: datetime.datetime, ids: list[uuid.UUID]) -> dict[str, Any]:
+    """A plain function (run in a thread) receives typed values too."""
+    return {
+        "when": when,
+        "ids": ids,
+        "types": [type(when).__name__, type(ids[0]).__name__],
+    }
+
+
+@wh.task
+async def echo_bytes(blob: bytes) -> bytes:
+    return blob[::-1]
+
+
+# -- dependencies: FastAPI's Depends in tasks (tests/test_dependencies.py) -------------
+
+
+@dataclasses.dataclass
+class Session:
+    dsn: str
+    number: int
+
+
+def get_settings() -> dict[str, str]:
+    return {"dsn": "postgresql://app"}
+
+
+async def get_session(
+    settings: dict[str, str] = Depends(get_settings),
+) -> AsyncIterator[Session]:
+    session = Session(settings["dsn"], len(seen["sessions"]))
+    seen["sessions"].append(("open", session.number))
+    try:
+        yield session
+    except Exception as error:
+        seen["sessions"].append(("rollback", session.number, type(error).__name__))
+        raise
+    finally:
+        seen["sessions"].append(("close", session.number))
+
+
+@wh.task(retries=0)
+async def uses_session(
+    action: str, db: Session = Depends(get_session)
+) -> dict[str, Any]:
+    seen["uses_session"].append(db.number)
+    if action == "fail":
+        raise RuntimeError("the task failed")
+    if action == "wait":
+        gates["uses_session"].set()
+        await asyncio.sleep(3600)
+    return {"dsn": db.dsn, "session": db.number}
+
+
+def get_box() -> Iterator[list[int]]:
+    box: list[int] = []
+    yield box
+    seen["box closed"].append(box)
+
+
+@wh.task
+def thread_uses_box(
+    n: int,
+    box: Annotated[list[int], Depends(get_box)] = [],  # noqa: B006 - a dependency
+) -> int:
+    box.append(n)
+    return threading.current_thread().name.startswith("workhorse-task") * n

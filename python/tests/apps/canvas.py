@@ -26,7 +26,7 @@ async def double(n: int) -> int:
 
 
 @wh.task
-async def collect(results: list[Any], label: str) -> dict[str, Any]:
+async def collect(results: list[Any] | None, label: str) -> dict[str, Any]:
     """A chord callback: shows the list of results it received."""
     return {"label": label, "results": results}
 

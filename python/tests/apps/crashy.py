@@ -66,3 +66,18 @@ async def waits_for_cancel(path: str) -> None:
     except asyncio.CancelledError:
         note(path, "cancelled")
         raise
+
+
+_held: list[bytes] = []
+
+
+@wh.task(isolation="process")
+def grows(mib: int) -> int:
+    """Keeps `mib` MiB more resident in its process (touched, so really resident)."""
+    _held.append(b"\x01" * (mib * 1024 * 1024))
+    return os.getpid()
+
+
+@wh.task
+async def logs_a_warning(ctx: JobContext, text: str) -> None:
+    ctx.logger.warning("from the job: %s", text)

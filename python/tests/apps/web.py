@@ -48,7 +48,7 @@ def create_app() -> FastAPI:
 
     @app.post("/add-bad-argument")
     async def add_bad_argument(jobs: DurableBackgroundTasks) -> None:
-        jobs.add_task(basic.send_email, {"a", "set"})
+        jobs.add_task(basic.send_email, object())
 
     @app.post("/reports", status_code=202)
     async def create_report(request: Request, gate: str) -> JSONResponse:

@@ -12,7 +12,7 @@ use tempfile::TempDir;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use workhorse_client::Client;
-use workhorse_server::{ServeOptions, ServerError};
+use workhorse_node::{NodeError, ServeOptions};
 
 /// A running in-process server; stopped (gracefully) when dropped.
 pub struct TestServer {
@@ -20,7 +20,7 @@ pub struct TestServer {
     pub addr: SocketAddr,
     dir: TempDir,
     shutdown: CancellationToken,
-    task: Option<JoinHandle<Result<(), ServerError>>>,
+    task: Option<JoinHandle<Result<(), NodeError>>>,
 }
 
 impl TestServer {
@@ -81,7 +81,7 @@ async fn launch(
 ) -> (
     SocketAddr,
     CancellationToken,
-    JoinHandle<Result<(), ServerError>>,
+    JoinHandle<Result<(), NodeError>>,
 ) {
     let port_file: PathBuf = dir.join("port");
     let _ = std::fs::remove_file(&port_file);
@@ -94,7 +94,7 @@ async fn launch(
     };
     configure(&mut options);
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(workhorse_server::serve(options, shutdown.clone()));
+    let task = tokio::spawn(workhorse_node::serve(options, shutdown.clone()));
     let deadline = Instant::now() + Duration::from_secs(20);
     let addr = loop {
         if let Ok(text) = std::fs::read_to_string(&port_file) {

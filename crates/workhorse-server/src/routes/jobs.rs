@@ -9,12 +9,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use std::time::Duration;
 use workhorse_core::{JobId, JobState, limits};
-use workhorse_engine::EngineError;
+use workhorse_engine::{EngineError, JobListParams, RedriveSelector};
 use workhorse_protocol::{
     BatchEnqueueRequest, BatchEnqueueResponse, EnqueueRequest, JobListQuery, JobListResponse,
     JobView, Problem, RedriveRequest, RedriveResponse, ResultQuery,
 };
-use workhorse_store::{JobListParams, RedriveSelector};
 
 /// How long `GET /v1/jobs/{id}/result` waits when `timeout_ms` is not given.
 const DEFAULT_RESULT_WAIT_MS: u64 = 30_000;

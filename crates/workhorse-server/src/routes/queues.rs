@@ -5,8 +5,8 @@ use crate::error::ApiError;
 use crate::extract::ApiJson;
 use axum::Json;
 use axum::extract::{Path, State};
+use workhorse_engine::{QueueInfo, QueueUpdateParams};
 use workhorse_protocol::{Problem, QueueListResponse, QueuePatch, QueueView};
-use workhorse_store::{QueueInfo, QueueUpdateParams};
 
 /// Every known queue, its controls and its job counts by state.
 #[utoipa::path(get, path = "/v1/queues", tag = "queues",

@@ -5,9 +5,10 @@ use crate::error::ApiError;
 use std::time::Duration;
 use workhorse_core::queue::DEFAULT_QUEUE;
 use workhorse_core::{Json, ScheduleSpec, Timestamp, limits};
-use workhorse_engine::schedule_invalid;
+use workhorse_engine::{
+    Fire, FireOutcome, Schedule, ScheduleDefinition, ScheduleJob, schedule_invalid,
+};
 use workhorse_protocol::{FireView, ScheduleRequest, ScheduleView};
-use workhorse_store::{Fire, FireOutcome, Schedule, ScheduleDefinition, ScheduleJob};
 
 /// Late by at most this much, a fire runs whatever the misfire policy (default `grace_ms`).
 const DEFAULT_GRACE: Duration = Duration::from_secs(1);

@@ -7,9 +7,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use workhorse_core::{JobId, JobState, Json as RawJson, ResultPassing};
-use workhorse_engine::WORKFLOW_FIELD;
+use workhorse_engine::{WORKFLOW_FIELD, Workflow};
 use workhorse_protocol::{Problem, WorkflowJobView, WorkflowRequest, WorkflowState, WorkflowView};
-use workhorse_store::Workflow;
 
 /// Enqueue a workflow (chains, groups, chords, nested) atomically: every job, or none.
 #[utoipa::path(post, path = "/v1/workflows", tag = "workflows", request_body = WorkflowRequest,

@@ -1,13 +1,14 @@
 //! Operator actions: cancel and redrive.
 
 use super::{Db, notify_ready};
-use crate::error::{Error, invalid};
+use crate::error::Error;
 use crate::row::{JOB_COLUMNS, decode, decode_all};
 use crate::sql::{guard, quote, target};
 use crate::types::Ts;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::LazyLock;
 use workhorse_core::{Job, JobId, JobState, Transition};
+use workhorse_store::plan::checks::redrive_state;
 use workhorse_store::{CancelOutcome, JobCancelParams, JobRedriveParams, RedriveSelector};
 
 static LOCK_ONE: LazyLock<String> =
@@ -130,12 +131,7 @@ pub(crate) async fn redrive(db: &Db, params: JobRedriveParams) -> Result<Vec<Job
             state,
             limit,
         } => {
-            let state = state.unwrap_or(JobState::Dead);
-            if !Transition::Redrive.allowed_from(state) {
-                return Err(invalid(format!(
-                    "only dead, cancelled or expired jobs can be redriven, not {state} ones"
-                )));
-            }
+            let state = redrive_state(state)?;
             let rows = sqlx::query(REDRIVE_FILTER.as_str())
                 .bind(Ts(params.now))
                 .bind(state.as_str())

@@ -16,8 +16,9 @@
 //!    expired. When a guard skipped candidates, another round reads past them.
 
 use super::lanes::{Lane, open_lanes, running_per};
+use super::queues::record_starts;
 use super::{Db, lock_space, stable_hash};
-use crate::error::{Error, internal, invalid};
+use crate::error::{Error, internal};
 use crate::row::{JOB_COLUMNS, JobRow, decode_all};
 use crate::sql::{guard, guard_of, quote, target};
 use crate::types::Ts;
@@ -26,8 +27,9 @@ use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 use uuid::Uuid;
-use workhorse_core::{Job, JobState, Lease, LeaseId, Transition, limits};
+use workhorse_core::{Job, JobState, Lease, LeaseId, Transition};
 use workhorse_store::JobFetchParams;
+use workhorse_store::plan::checks::check_fetch_max;
 
 /// Most candidates one fetch examines: bounds the time spent on a queue whose head is
 /// blocked (e.g. thousands of jobs waiting on one concurrency key). Same as SQLite's.
@@ -108,13 +110,7 @@ struct Round {
 
 /// Starts up to `max` jobs; see [`workhorse_store::Store::job_fetch_available`].
 pub(crate) async fn fetch(db: &Db, params: &JobFetchParams) -> Result<Vec<Job>, Error> {
-    if params.max > limits::MAX_FETCH {
-        return Err(invalid(format!(
-            "a fetch takes at most {} jobs; asked for {}",
-            limits::MAX_FETCH,
-            params.max
-        )));
-    }
+    check_fetch_max(params.max)?;
     if params.max == 0 || params.queues.is_empty() {
         return Ok(Vec::new());
     }
@@ -141,9 +137,7 @@ pub(crate) async fn fetch(db: &Db, params: &JobFetchParams) -> Result<Vec<Job>, 
         }
     }
     for lane in &fetch.lanes {
-        lane.controls
-            .record_starts(&mut tx, lane.started, params.now)
-            .await?;
+        record_starts(&mut tx, &lane.controls, lane.started, params.now).await?;
     }
     tx.commit().await?;
     Ok(fetch.started)

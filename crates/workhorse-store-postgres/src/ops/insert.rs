@@ -7,14 +7,15 @@
 //! of 10,000 keys never exhausts the lock table), then reads the holders.
 
 use super::{Db, lock_space, notify_ready, stable_hash};
-use crate::error::{Error, invalid};
+use crate::error::Error;
 use crate::row::{JOB_COLUMNS, decode_all};
 use crate::sql::live_states;
 use crate::types::{Ts, micros, ts};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::LazyLock;
 use workhorse_core::clock::truncate;
-use workhorse_core::{Job, JobState, NewJob, Timestamp, limits};
+use workhorse_core::{Job, JobState, NewJob, Timestamp};
+use workhorse_store::plan::checks::check_insert_batch;
 use workhorse_store::{Inserted, JobInsertManyParams};
 
 /// Stripes of the unique-key locks.
@@ -50,13 +51,7 @@ pub(crate) async fn insert_many(
     db: &Db,
     params: JobInsertManyParams,
 ) -> Result<Vec<Inserted>, Error> {
-    if params.jobs.len() > limits::MAX_BATCH {
-        return Err(invalid(format!(
-            "a batch holds at most {} jobs; got {}",
-            limits::MAX_BATCH,
-            params.jobs.len()
-        )));
-    }
+    check_insert_batch(params.jobs.len())?;
     if params.jobs.is_empty() {
         return Ok(Vec::new());
     }

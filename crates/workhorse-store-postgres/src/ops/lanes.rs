@@ -1,7 +1,7 @@
 //! The queues a fetch may start jobs from: their controls, locked when a limit spans all
 //! fetchers, and how many more jobs each may start.
 
-use super::queues::{Controls, decode_controls};
+use super::queues::decode_controls;
 use crate::error::Error;
 use crate::sql::quote;
 use sqlx::PgConnection;
@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 use workhorse_core::JobState;
 use workhorse_store::JobFetchParams;
+use workhorse_store::plan::queue::QueueControls;
 
 const CONTROLS: &str = "SELECT name, paused, max_running, rate_limit, rate_period_us, \
     window_start, window_count FROM workhorse_queues WHERE name = ANY($1)";
@@ -26,7 +27,7 @@ static RUNNING_PER_QUEUE: LazyLock<String> = LazyLock::new(|| {
 
 /// One named queue that may start jobs in this call.
 pub(crate) struct Lane {
-    pub controls: Controls,
+    pub controls: QueueControls,
     /// How many more may start (`max_running` and rate limit); `None`: no limit.
     pub room: Option<u32>,
     pub started: u32,
@@ -53,7 +54,7 @@ pub(crate) async fn open_lanes(
         .bind(&names)
         .fetch_all(&mut *conn)
         .await?;
-    let mut controls: HashMap<String, Controls> = rows
+    let mut controls: HashMap<String, QueueControls> = rows
         .iter()
         .map(decode_controls)
         .map(|c| c.map(|c| (c.config.name.clone(), c)))
@@ -81,18 +82,11 @@ pub(crate) async fn open_lanes(
     for name in names {
         let controls = controls
             .remove(name)
-            .unwrap_or_else(|| Controls::defaults(name));
+            .unwrap_or_else(|| QueueControls::defaults(name));
         if controls.config.paused {
             continue;
         }
-        let running_room = controls
-            .config
-            .max_running
-            .map(|max| max.saturating_sub(running.get(name).copied().unwrap_or(0)));
-        let room = match (running_room, controls.rate_room(params.now)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let room = controls.room(params.now, running.get(name).copied().unwrap_or(0));
         if room != Some(0) {
             lanes.push(Lane {
                 controls,

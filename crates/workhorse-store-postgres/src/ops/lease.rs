@@ -2,7 +2,7 @@
 //! and batched: one statement carries every item of a call.
 
 use super::fan_in::{Finished, ready_queues};
-use super::settle::{Settlements, completed, runs_under, settled};
+use super::settle::Settlements;
 use super::{Db, lock_jobs, notify_ready};
 use crate::error::Error;
 use crate::row::{decode_all, job_columns_of};
@@ -11,8 +11,8 @@ use crate::types::Ts;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::LazyLock;
 use uuid::Uuid;
-use workhorse_core::retry::on_failure;
-use workhorse_core::{AttemptError, Job, JobId, JobState, Transition};
+use workhorse_core::{Job, JobId, JobState, Transition};
+use workhorse_store::plan::attempt::{completed, failed, runs_under, settled};
 use workhorse_store::{
     AckKind, AckManyOutcome, AckOutcome, AckRefusal, HeartbeatOutcome, JobAckManyParams,
     JobHeartbeatManyParams, JobReleaseManyParams,
@@ -122,13 +122,13 @@ pub(crate) async fn ack_many(db: &Db, params: JobAckManyParams) -> Result<AckMan
     if params.acks.is_empty() {
         return Ok(AckManyOutcome::default());
     }
-    let mut ids: Vec<Uuid> = params.acks.iter().map(|a| a.id.0).collect();
+    let mut ids: Vec<Uuid> = params.acks.iter().map(|(a, _)| a.id.0).collect();
     ids.sort_unstable();
     ids.dedup();
     let only_completes = params
         .acks
         .iter()
-        .all(|a| matches!(a.kind, AckKind::Complete { .. }));
+        .all(|(a, _)| matches!(a.kind, AckKind::Complete { .. }));
     if only_completes && ids.len() == params.acks.len() {
         return complete_many(db, params).await;
     }
@@ -155,15 +155,21 @@ pub(crate) async fn ack_many(db: &Db, params: JobAckManyParams) -> Result<AckMan
 /// follow in the same transaction.
 async fn complete_many(db: &Db, params: JobAckManyParams) -> Result<AckManyOutcome, Error> {
     let mut results = Vec::with_capacity(params.acks.len());
-    for ack in &params.acks {
+    for (ack, _) in &params.acks {
         if let AckKind::Complete { result } = &ack.kind {
             results.push(result.as_ref().map(workhorse_core::Json::get));
         }
     }
     let mut tx = db.pool.begin().await?;
     let rows = sqlx::query(COMPLETE_RETURNING.as_str())
-        .bind(params.acks.iter().map(|a| a.id.0).collect::<Vec<_>>())
-        .bind(params.acks.iter().map(|a| a.lease_id.0).collect::<Vec<_>>())
+        .bind(params.acks.iter().map(|(a, _)| a.id.0).collect::<Vec<_>>())
+        .bind(
+            params
+                .acks
+                .iter()
+                .map(|(a, _)| a.lease_id.0)
+                .collect::<Vec<_>>(),
+        )
         .bind(results)
         .bind(Ts(params.now))
         .fetch_all(&mut *tx)
@@ -182,8 +188,8 @@ async fn complete_many(db: &Db, params: JobAckManyParams) -> Result<AckManyOutco
     let refused: Vec<Uuid> = params
         .acks
         .iter()
-        .filter(|a| !done.contains_key(&a.id))
-        .map(|a| a.id.0)
+        .filter(|(a, _)| !done.contains_key(&a.id))
+        .map(|(a, _)| a.id.0)
         .collect();
     let existing: Vec<Uuid> = if refused.is_empty() {
         Vec::new()
@@ -196,7 +202,7 @@ async fn complete_many(db: &Db, params: JobAckManyParams) -> Result<AckManyOutco
     let outcomes = params
         .acks
         .iter()
-        .map(|a| match done.remove(&a.id) {
+        .map(|(a, _)| match done.remove(&a.id) {
             Some(job) => AckOutcome::Applied(job),
             None if existing.contains(&a.id.0) => AckOutcome::Refused(AckRefusal::LeaseLost),
             None => AckOutcome::Refused(AckRefusal::UnknownJob),
@@ -215,10 +221,9 @@ fn decide_acks(
     jobs: &mut HashMap<JobId, Job>,
     settlements: &mut Settlements,
 ) -> Result<Vec<AckOutcome>, Error> {
-    let mut rng = rand::rng();
     let now = params.now;
     let mut outcomes = Vec::with_capacity(params.acks.len());
-    for ack in params.acks {
+    for (ack, jitter) in params.acks {
         let Some(job) = jobs.get_mut(&ack.id) else {
             outcomes.push(AckOutcome::Refused(AckRefusal::UnknownJob));
             continue;
@@ -230,14 +235,7 @@ fn decide_acks(
         let next = match ack.kind {
             AckKind::Complete { result } => completed(job, result, now),
             AckKind::Fail(report) => {
-                let outcome = on_failure(job, &report, now, &mut rng);
-                let error = AttemptError {
-                    attempt: job.attempt,
-                    at: now,
-                    kind: report.kind,
-                    message: report.message,
-                    traceback: report.traceback,
-                };
+                let (outcome, error) = failed(job, report, now, jitter);
                 settled(job, outcome, error, now)
             }
         };

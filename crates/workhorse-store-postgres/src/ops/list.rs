@@ -9,24 +9,19 @@
 //! read every newer job.
 
 use super::Db;
-use crate::error::{Error, invalid};
+use crate::error::Error;
 use crate::row::{JOB_COLUMNS, decode_all};
 use sqlx::AssertSqlSafe;
 use sqlx::postgres::PgRow;
 use std::sync::LazyLock;
-use workhorse_core::{JobId, JobState, limits};
+use workhorse_core::{JobId, JobState};
+use workhorse_store::plan::checks::check_page_limit;
 use workhorse_store::{JobListParams, JobPage};
 
 /// A page of jobs matching the filters, newest (highest id: ids are UUID v7) first. Each
 /// combination of filters is its own (cached) statement, so every one can use its index.
 pub(crate) async fn list(db: &Db, params: JobListParams) -> Result<JobPage, Error> {
-    if !(1..=limits::MAX_PAGE).contains(&params.limit) {
-        return Err(invalid(format!(
-            "limit must be between 1 and {}; got {}",
-            limits::MAX_PAGE,
-            params.limit
-        )));
-    }
+    check_page_limit(params.limit)?;
     if let Some(state) = params.state
         && params.queue.is_none()
         && params.task.is_none()

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 use workhorse_core::queue::validate_queue_name;
 use workhorse_core::{JobState, QueueConfig, RateLimit, Timestamp};
+use workhorse_store::plan::queue::QueueControls;
 use workhorse_store::{QueueInfo, QueueUpdateParams};
 
 const CONTROLS: &str = "SELECT name, paused, max_running, rate_limit, rate_period_us, \
@@ -38,77 +39,27 @@ static OLDEST_READY: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// A queue's controls and its current rate-limit window.
-pub(crate) struct Controls {
-    pub config: QueueConfig,
-    /// When the current fixed window began (its first start).
-    pub window_start: Option<Timestamp>,
-    /// Starts within that window.
-    pub window_count: u32,
-}
-
-impl Controls {
-    /// The controls of a queue with no settings.
-    pub fn defaults(name: &str) -> Controls {
-        Controls {
-            config: QueueConfig {
-                name: name.to_owned(),
-                ..QueueConfig::default()
-            },
-            window_start: None,
-            window_count: 0,
-        }
-    }
-
-    /// Whether fetches from the queue must take turns (a limit spans all fetchers).
-    pub fn is_limited(&self) -> bool {
-        self.config.max_running.is_some() || self.config.rate_limit.is_some()
-    }
-
-    /// How many more jobs the rate limit lets start at `now`; `None` without a limit.
-    pub fn rate_room(&self, now: Timestamp) -> Option<u32> {
-        let rate = self.config.rate_limit?;
-        Some(rate.limit.saturating_sub(self.window_at(now, rate).1))
-    }
-
-    /// The window in force at `now`: the current one, or a new one starting now.
-    fn window_at(&self, now: Timestamp, rate: RateLimit) -> (Timestamp, u32) {
-        match self.window_start {
-            Some(start) if now < workhorse_core::clock::add(start, rate.period) => {
-                (start, self.window_count)
-            }
-            _ => (now, 0),
-        }
-    }
-
-    /// Counts `started` more starts at `now` against the rate limit.
-    pub async fn record_starts(
-        &self,
-        conn: &mut PgConnection,
-        started: u32,
-        now: Timestamp,
-    ) -> Result<(), Error> {
-        let Some(rate) = self.config.rate_limit else {
-            return Ok(());
-        };
-        if started == 0 {
-            return Ok(());
-        }
-        let (start, count) = self.window_at(now, rate);
-        sqlx::query(
-            "UPDATE workhorse_queues SET window_start = $2, window_count = $3 WHERE name = $1",
-        )
-        .bind(&self.config.name)
-        .bind(Ts(start))
-        .bind(i32::try_from(count + started).unwrap_or(i32::MAX))
+/// Counts `started` more starts of the queue at `now` against its rate limit.
+pub(crate) async fn record_starts(
+    conn: &mut PgConnection,
+    controls: &QueueControls,
+    started: u32,
+    now: Timestamp,
+) -> Result<(), Error> {
+    let Some(window) = controls.window_after(started, now) else {
+        return Ok(());
+    };
+    sqlx::query("UPDATE workhorse_queues SET window_start = $2, window_count = $3 WHERE name = $1")
+        .bind(&controls.config.name)
+        .bind(Ts(window.start))
+        .bind(i32::try_from(window.count).unwrap_or(i32::MAX))
         .execute(conn)
         .await?;
-        Ok(())
-    }
+    Ok(())
 }
 
 /// Reads a row of [`CONTROLS`].
-pub(crate) fn decode_controls(row: &PgRow) -> Result<Controls, Error> {
+pub(crate) fn decode_controls(row: &PgRow) -> Result<QueueControls, Error> {
     let rate_limit = match (
         row.try_get::<Option<i32>, _>(3)?,
         row.try_get::<Option<i64>, _>(4)?,
@@ -119,7 +70,7 @@ pub(crate) fn decode_controls(row: &PgRow) -> Result<Controls, Error> {
         }),
         _ => None,
     };
-    Ok(Controls {
+    Ok(QueueControls {
         config: QueueConfig {
             name: row.try_get(0)?,
             paused: row.try_get(1)?,
@@ -145,14 +96,14 @@ pub(crate) async fn list(db: &Db) -> Result<Vec<QueueInfo>, Error> {
     let mut infos = BTreeMap::new();
     for row in sqlx::query(CONTROLS).fetch_all(&mut *conn).await? {
         let config = decode_controls(&row)?.config;
-        infos.insert(config.name.clone(), empty_info(config));
+        infos.insert(config.name.clone(), QueueInfo::empty(config));
     }
     counts::fold(&mut conn).await?;
     for (queue, state, count) in counts::read(&mut conn, None).await? {
         let state = state_of(&state)?;
         infos
             .entry(queue.clone())
-            .or_insert_with(|| empty_info(Controls::defaults(&queue).config))
+            .or_insert_with(|| QueueInfo::empty(QueueControls::defaults(&queue).config))
             .counts
             .insert(state, count as u64);
     }
@@ -170,8 +121,8 @@ async fn info(conn: &mut PgConnection, name: &str) -> Result<QueueInfo, Error> {
         .as_ref()
         .map(decode_controls)
         .transpose()?
-        .unwrap_or_else(|| Controls::defaults(name));
-    let mut info = empty_info(controls.config);
+        .unwrap_or_else(|| QueueControls::defaults(name));
+    let mut info = QueueInfo::empty(controls.config);
     for (_, state, count) in counts::read(&mut *conn, Some(name)).await? {
         info.counts.insert(state_of(&state)?, count as u64);
     }
@@ -200,14 +151,6 @@ async fn fill_oldest_ready(conn: &mut PgConnection, infos: &mut [QueueInfo]) -> 
         }
     }
     Ok(())
-}
-
-fn empty_info(config: QueueConfig) -> QueueInfo {
-    QueueInfo {
-        config,
-        counts: BTreeMap::new(),
-        oldest_ready_at: None,
-    }
 }
 
 fn state_of(name: &str) -> Result<JobState, Error> {

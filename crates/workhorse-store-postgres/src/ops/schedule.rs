@@ -6,6 +6,7 @@ use crate::types::{Ts, duration, micros, ts};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use workhorse_core::{JobId, Json, Overlap, Timestamp};
+use workhorse_store::plan::schedule::{UpsertPlan, UpsertState, plan_upsert, upserted};
 use workhorse_store::{
     Schedule, ScheduleDefinition, ScheduleJob, ScheduleSetPausedParams, ScheduleUpsertParams,
     ScheduleUpserted,
@@ -103,28 +104,14 @@ pub(crate) async fn upsert(
         .execute(&mut *tx)
         .await?;
     let existing = get_in(&mut tx, &params.definition.name, true).await?;
-    let def = &params.definition;
-    let (next_fire_at, paused) = match &existing {
-        Some(old) if old.definition == *def => {
-            let paused = params.paused.unwrap_or(old.paused);
-            if paused == old.paused {
-                return Ok(ScheduleUpserted {
-                    schedule: old.clone(),
-                    created: false,
-                    changed: false,
-                });
-            }
-            (old.next_fire_at, paused)
-        }
-        Some(old) => (
-            def.spec.next_fire(params.now),
-            params.paused.unwrap_or(old.paused),
-        ),
-        None => (
-            def.spec.next_fire(params.now),
-            params.paused.unwrap_or(false),
-        ),
+    let UpsertState {
+        next_fire_at,
+        paused,
+    } = match plan_upsert(existing.as_ref(), &params) {
+        UpsertPlan::Unchanged(answer) => return Ok(*answer),
+        UpsertPlan::Store(state) => state,
     };
+    let def = &params.definition;
     let job = &def.job;
     sqlx::query(UPSERT)
         .bind(&def.name)
@@ -152,11 +139,7 @@ pub(crate) async fn upsert(
         .await?
         .ok_or_else(|| internal(format!("schedule {:?} vanished while stored", def.name)))?;
     tx.commit().await?;
-    Ok(ScheduleUpserted {
-        schedule,
-        created: existing.is_none(),
-        changed: true,
-    })
+    Ok(upserted(schedule, existing.is_some()))
 }
 
 /// Deletes a schedule and its history.

@@ -13,9 +13,10 @@ use crate::types::{Ts, micros, ts};
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 use std::collections::BTreeSet;
 use workhorse_core::{JobId, JobState, Overlap, Timestamp, due_fires};
+use workhorse_store::plan::schedule::{job_fire, skipped_fire, still_active};
 use workhorse_store::{
-    Fire, FireOutcome, HISTORY_KEPT, SKIPPED_OVERLAP, Schedule, ScheduleFireDueParams,
-    ScheduleHistoryParams, ScheduleTriggerParams,
+    Fire, FireOutcome, HISTORY_KEPT, Schedule, ScheduleFireDueParams, ScheduleHistoryParams,
+    ScheduleTriggerParams,
 };
 
 const INSERT_JOB: &str = "INSERT INTO workhorse_jobs (id, task, queue, state, priority, args, \
@@ -87,12 +88,7 @@ async fn fire_one(
         let blocked = schedule.definition.overlap == Overlap::Skip
             && previous_active(conn, schedule.last_job).await?;
         let fire = if blocked {
-            Fire {
-                schedule: schedule.definition.name.clone(),
-                fire_at,
-                outcome: FireOutcome::Skipped(SKIPPED_OVERLAP.to_owned()),
-                triggered: false,
-            }
+            skipped_fire(&schedule.definition.name, fire_at)
         } else {
             make_job(conn, &mut schedule, fire_at, now, false).await?
         };
@@ -111,11 +107,7 @@ async fn previous_active(conn: &mut PgConnection, last: Option<JobId>) -> Result
             .bind(id.0)
             .fetch_optional(conn)
             .await?;
-    Ok(state.is_some_and(|s| {
-        [JobState::Scheduled, JobState::Ready, JobState::Running]
-            .iter()
-            .any(|live| live.as_str() == s)
-    }))
+    Ok(state.is_some_and(|s| s.parse::<JobState>().is_ok_and(still_active)))
 }
 
 /// Inserts the fire's job, or finds the job its key already made; it becomes the
@@ -149,12 +141,7 @@ async fn make_job(
         .await?;
     schedule.last_fire_at = Some(fire_at);
     schedule.last_job = Some(id);
-    Ok(Fire {
-        schedule: name,
-        fire_at,
-        outcome: FireOutcome::Job(id),
-        triggered,
-    })
+    Ok(job_fire(name, fire_at, id, triggered))
 }
 
 /// Inserts a fire's new job, ready at once.

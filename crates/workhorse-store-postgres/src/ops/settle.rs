@@ -1,8 +1,8 @@
-//! How a running attempt ends: the new job computed from core's decision, and the batched,
-//! lease-guarded updates that write it.
+//! How a running attempt ends: the batched, lease-guarded updates that write the new jobs
+//! `workhorse_store::plan::attempt` computed.
 //!
 //! Callers lock the jobs first ([`super::lock_jobs`]) and decide each one in Rust with
-//! `workhorse_core::retry`; [`Settlements::apply`] then writes every decision with one
+//! `workhorse_store::plan::attempt`; [`Settlements::apply`] then writes every decision with one
 //! statement per kind, each guarded by `state = running` and the lease.
 
 use crate::error::{Error, internal};
@@ -10,38 +10,7 @@ use crate::sql::{LEASE_CLEARED, quote};
 use crate::types::{Ts, ts};
 use std::sync::LazyLock;
 use uuid::Uuid;
-use workhorse_core::{AttemptError, Job, JobState, Json, LeaseId, Outcome, Timestamp, Transition};
-
-/// The job after `outcome` settled its running attempt: the error recorded, the lease
-/// cleared, `run_at` and `finished_at` as the target state needs.
-pub(crate) fn settled(job: &Job, outcome: Outcome, error: AttemptError, now: Timestamp) -> Job {
-    let mut next = job.clone();
-    next.state = outcome.transition().target();
-    next.run_at = match outcome {
-        Outcome::Retry { run_at } => run_at,
-        Outcome::Rescue => now,
-        Outcome::Bury | Outcome::Cancel => job.run_at,
-    };
-    next.errors.push(error);
-    next.finished_at = next.state.is_terminal().then_some(now);
-    next.lease = None;
-    next
-}
-
-/// The job after its worker reported a result (Complete).
-pub(crate) fn completed(job: &Job, result: Option<Json>, now: Timestamp) -> Job {
-    let mut next = job.clone();
-    next.state = Transition::Complete.target();
-    next.result = result;
-    next.finished_at = Some(now);
-    next.lease = None;
-    next
-}
-
-/// Whether `job` runs under `lease`: what core's retry decisions assume of the job.
-pub(crate) fn runs_under(job: &Job, lease: LeaseId) -> bool {
-    job.state == JobState::Running && job.lease.as_ref().is_some_and(|l| l.id == lease)
-}
+use workhorse_core::{Job, JobState, LeaseId, Timestamp, Transition};
 
 /// Complete: `$1` ids, `$2` lease ids, `$3` results, `$4` now.
 static COMPLETE: LazyLock<String> = LazyLock::new(|| {

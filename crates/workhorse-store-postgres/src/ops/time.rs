@@ -1,7 +1,7 @@
 //! Time-driven moves: promote and expire, the next wake time, lost leases, retention.
 
 use super::fan_in::ready_queues;
-use super::settle::{Settlements, settled};
+use super::settle::Settlements;
 use super::{Db, notify_ready};
 use crate::error::Error;
 use crate::row::{JOB_COLUMNS, decode_all};
@@ -9,8 +9,8 @@ use crate::sql::{guard, target};
 use crate::types::Ts;
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
-use workhorse_core::retry::{LeaseLoss, on_lease_lost};
-use workhorse_core::{AttemptError, Timestamp, Transition};
+use workhorse_core::{Timestamp, Transition};
+use workhorse_store::plan::attempt::{lease_lost, settled};
 use workhorse_store::{
     JobDeleteFinishedParams, JobPromoteDueParams, JobRescueParams, PromoteOutcome, RescueOutcome,
 };
@@ -109,7 +109,7 @@ pub(crate) async fn next_due(db: &Db) -> Result<Option<Timestamp>, Error> {
     Ok(due.map(|t| t.0))
 }
 
-/// Lost leases: each job follows [`on_lease_lost`], its loss recorded as the attempt's error.
+/// Lost leases: each job follows [`workhorse_core::retry::on_lease_lost`], its loss recorded as the attempt's error.
 pub(crate) async fn rescue_expired(
     db: &Db,
     params: &JobRescueParams,
@@ -139,18 +139,8 @@ pub(crate) async fn rescue_expired(
         let Some(lease) = job.lease.as_ref().map(|l| l.id) else {
             continue;
         };
-        let loss = match params.worker {
-            Some(_) => LeaseLoss::WorkerGone,
-            None => LeaseLoss::of_expired(&job, params.now),
-        };
-        let error = AttemptError {
-            attempt: job.attempt,
-            at: params.now,
-            kind: loss.kind().to_owned(),
-            message: loss.message(&job),
-            traceback: None,
-        };
-        let next = settled(&job, on_lease_lost(&job), error, params.now);
+        let (outcome, error) = lease_lost(&job, params);
+        let next = settled(&job, outcome, error, params.now);
         settlements.push(lease, &next)?;
         rescued.push(next);
     }

@@ -2,7 +2,7 @@
 
 use super::insert::Columns;
 use super::{Db, notify_ready};
-use crate::error::{Error, internal, invalid};
+use crate::error::{Error, internal};
 use crate::row::{JOB_COLUMNS, decode_all};
 use crate::sql::{list, quote, target};
 use crate::types::Ts;
@@ -10,7 +10,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::LazyLock;
 use uuid::Uuid;
 use workhorse_core::clock::truncate;
-use workhorse_core::{JobId, JobState, Json, ResultPassing, Transition, WorkflowId, limits};
+use workhorse_core::{JobId, JobState, Json, ResultPassing, Transition, WorkflowId};
+use workhorse_store::plan::checks::check_workflow_size;
 use workhorse_store::{Workflow, WorkflowCancelParams, WorkflowInsertParams, WorkflowMember};
 
 const INSERT_WORKFLOW: &str = "INSERT INTO workhorse_workflows \
@@ -56,13 +57,7 @@ static REQUEST_CANCEL: LazyLock<String> = LazyLock::new(|| {
 /// one transaction.
 pub(crate) async fn insert(db: &Db, params: WorkflowInsertParams) -> Result<Workflow, Error> {
     let compiled = params.compiled;
-    if compiled.jobs.len() > limits::MAX_WORKFLOW_JOBS {
-        return Err(invalid(format!(
-            "a workflow holds at most {} jobs; got {}",
-            limits::MAX_WORKFLOW_JOBS,
-            compiled.jobs.len()
-        )));
-    }
+    check_workflow_size(compiled.jobs.len())?;
     let mut tx = db.pool.begin().await?;
     let outputs: Vec<Uuid> = compiled.outputs.iter().map(|id| id.0).collect();
     sqlx::query(INSERT_WORKFLOW)

@@ -2,27 +2,31 @@
 
 use super::list::{Filter, state_clause};
 use super::{JobUpdate, job_by_id};
-use crate::error::{Error, invalid};
+use crate::counts::WriteTx;
+use crate::error::Error;
 use crate::row::{State, micros, uuid_blob};
 use crate::sql::SQL;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use workhorse_core::{Job, JobId, JobState, Transition};
+use workhorse_store::plan::checks::redrive_state;
 use workhorse_store::{CancelOutcome, JobCancelParams, JobRedriveParams, RedriveSelector};
 
 /// Cancels a waiting job at once, flags a running one, returns a finished one unchanged.
 pub(crate) fn cancel(
-    conn: &Connection,
+    tx: &mut WriteTx<'_>,
     params: &JobCancelParams,
 ) -> Result<Option<CancelOutcome>, Error> {
+    let conn = tx.conn();
     let Some(job) = job_by_id(conn, params.id)? else {
         return Ok(None);
     };
     let id = uuid_blob(&params.id.0);
     let changed = if job.state == JobState::Running {
-        JobUpdate::new(conn, &SQL.request_cancel)?.run(params.id, job.state, params![id])?
+        request_cancel(conn, params.id)?
     } else if Transition::Cancel.allowed_from(job.state) {
-        JobUpdate::new(conn, &SQL.cancel_waiting)?.run(
+        JobUpdate::new(tx, &SQL.cancel_waiting)?.run(
+            tx,
             params.id,
             job.state,
             params![id, micros(params.now)],
@@ -31,7 +35,7 @@ pub(crate) fn cancel(
         None
     };
     let dependants = match changed.as_ref().filter(|j| j.state.is_terminal()) {
-        Some(cancelled) => super::fan_in::finished(conn, cancelled, params.now)?,
+        Some(cancelled) => super::fan_in::finished(tx, cancelled, params.now)?,
         None => Vec::new(),
     };
     Ok(Some(CancelOutcome {
@@ -40,8 +44,21 @@ pub(crate) fn cancel(
     }))
 }
 
+/// Flags running job `id` for cancellation (it stays `running`, so no count changes); the
+/// job as it is now, or `None` if it no longer runs.
+fn request_cancel(conn: &Connection, id: JobId) -> Result<Option<Job>, Error> {
+    let flagged = conn
+        .prepare_cached(&SQL.request_cancel)?
+        .execute([uuid_blob(&id.0)])?;
+    if flagged == 0 {
+        return Ok(None);
+    }
+    job_by_id(conn, id)
+}
+
 /// Redrives the selected jobs that are in a redrivable state; returns them.
-pub(crate) fn redrive(conn: &Connection, params: JobRedriveParams) -> Result<Vec<Job>, Error> {
+pub(crate) fn redrive(tx: &mut WriteTx<'_>, params: JobRedriveParams) -> Result<Vec<Job>, Error> {
+    let conn = tx.conn();
     let ids = match params.selector {
         RedriveSelector::Ids(ids) => ids,
         RedriveSelector::Filter {
@@ -49,16 +66,16 @@ pub(crate) fn redrive(conn: &Connection, params: JobRedriveParams) -> Result<Vec
             task,
             state,
             limit,
-        } => select(conn, queue, task, state.unwrap_or(JobState::Dead), limit)?,
+        } => select(conn, queue, task, redrive_state(state)?, limit)?,
     };
-    let mut redrive = JobUpdate::new(conn, &SQL.redrive)?;
+    let mut redrive = JobUpdate::new(tx, &SQL.redrive)?;
     let mut redriven = Vec::with_capacity(ids.len());
     for id in ids {
         // Its state before, for the counts (the update's guard admits three).
         let Some(from) = state_of(conn, id)? else {
             continue;
         };
-        let job = redrive.run(id, from, params![uuid_blob(&id.0), micros(params.now)])?;
+        let job = redrive.run(tx, id, from, params![uuid_blob(&id.0), micros(params.now)])?;
         redriven.extend(job);
     }
     Ok(redriven)
@@ -80,11 +97,6 @@ fn select(
     state: JobState,
     limit: u32,
 ) -> Result<Vec<JobId>, Error> {
-    if !Transition::Redrive.allowed_from(state) {
-        return Err(invalid(format!(
-            "only dead, cancelled or expired jobs can be redriven, not {state} ones"
-        )));
-    }
     let mut filter = Filter::default();
     filter
         .always(state_clause(state))

@@ -8,9 +8,9 @@
 //! statement correct on its own all the same.
 
 use super::job_by_id;
-use crate::counts;
+use crate::counts::{JobSql, WriteTx};
 use crate::error::Error;
-use crate::row::{JOB_COLUMNS, Uuid16, decode, micros, uuid_blob};
+use crate::row::{Uuid16, micros, uuid_blob};
 use crate::sql::{guard, quote};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::LazyLock;
@@ -35,23 +35,21 @@ static COUNT_DOWN: LazyLock<String> = LazyLock::new(|| {
 
 /// Unblocks waiting job `?1` whose parents all finished: `?2` target state, `?3` args,
 /// `?4` `run_at`.
-static UNBLOCK: LazyLock<String> = LazyLock::new(|| {
-    format!(
+static UNBLOCK: LazyLock<JobSql> = LazyLock::new(|| {
+    JobSql::new(format!(
         "UPDATE jobs SET state = ?2, args = ?3, run_at = ?4 \
          WHERE id = ?1 AND {} AND pending_parents = 0",
         guard(Transition::Unblock)
-    )
+    ))
 });
 
-/// Cancels waiting job `?1` (a parent failed under the `cancel` policy): `?2` now. Returns
-/// the job (rare, so `RETURNING` costs nothing that matters here).
-static CANCEL_WAITING: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "UPDATE jobs SET state = {}, finished_at = ?2 WHERE id = ?1 AND state = {} \
-         RETURNING {JOB_COLUMNS}",
+/// Cancels waiting job `?1` (a parent failed under the `cancel` policy): `?2` now.
+static CANCEL_WAITING: LazyLock<JobSql> = LazyLock::new(|| {
+    JobSql::new(format!(
+        "UPDATE jobs SET state = {}, finished_at = ?2 WHERE id = ?1 AND state = {}",
         quote(Transition::Cancel.target()),
         quote(JobState::Waiting)
-    )
+    ))
 });
 
 /// The results of job `?1`'s parents in position order: NULL for one that did not succeed
@@ -68,10 +66,11 @@ static PARENT_RESULTS: LazyLock<String> = LazyLock::new(|| {
 /// `job`, a job of a workflow, has just reached a terminal state: its dependants (and, for
 /// cancellations, theirs) follow the fan-in rule. Returns those that left `waiting`, as they
 /// are now.
-pub(crate) fn finished(conn: &Connection, job: &Job, now: Timestamp) -> Result<Vec<Job>, Error> {
+pub(crate) fn finished(tx: &mut WriteTx<'_>, job: &Job, now: Timestamp) -> Result<Vec<Job>, Error> {
     let Some(workflow) = job.workflow else {
         return Ok(Vec::new());
     };
+    let conn = tx.conn();
     let policy = policy_of(conn, workflow.0)?;
     let mut moved = Vec::new();
     let mut finished = vec![(job.id, job.state)];
@@ -80,8 +79,8 @@ pub(crate) fn finished(conn: &Connection, job: &Job, now: Timestamp) -> Result<V
             state == JobState::Succeeded || policy == OnParentFailure::RunAnyway;
         for child in dependants_of(conn, parent)? {
             if counts_as_success {
-                moved.extend(count_down(conn, child, parent, now)?);
-            } else if let Some(cancelled) = cancel_waiting(conn, child, now)? {
+                moved.extend(count_down(tx, child, parent, now)?);
+            } else if let Some(cancelled) = cancel_waiting(tx, child, now)? {
                 finished.push((child, JobState::Cancelled));
                 moved.push(cancelled);
             }
@@ -114,11 +113,12 @@ fn dependants_of(conn: &Connection, parent: JobId) -> Result<Vec<JobId>, Error> 
 /// Counts `parent` finished for `child` (once per edge); unblocks `child` at zero and
 /// returns it.
 fn count_down(
-    conn: &Connection,
+    tx: &mut WriteTx<'_>,
     child: JobId,
     parent: JobId,
     now: Timestamp,
 ) -> Result<Option<Job>, Error> {
+    let conn = tx.conn();
     let edge = conn
         .prepare_cached(SETTLE_EDGE)?
         .execute(params![uuid_blob(&child.0), uuid_blob(&parent.0)])?;
@@ -130,14 +130,15 @@ fn count_down(
         .query_row([uuid_blob(&child.0)], |row| row.get(0))
         .optional()?;
     if left == Some(0) {
-        return unblock(conn, child, now);
+        return unblock(tx, child, now);
     }
     Ok(None)
 }
 
 /// `waiting → ready` (`Unblock`), or `→ scheduled` (`UnblockLater`) while `run_at` is ahead,
 /// with the parents' results written into the args; the job as it is then.
-fn unblock(conn: &Connection, id: JobId, now: Timestamp) -> Result<Option<Job>, Error> {
+fn unblock(tx: &mut WriteTx<'_>, id: JobId, now: Timestamp) -> Result<Option<Job>, Error> {
+    let conn = tx.conn();
     let Some(mut job) = job_by_id(conn, id)? else {
         return Ok(None);
     };
@@ -150,18 +151,19 @@ fn unblock(conn: &Connection, id: JobId, now: Timestamp) -> Result<Option<Job>, 
     } else {
         (Transition::Unblock, now)
     };
-    let changed = conn.prepare_cached(&UNBLOCK)?.execute(params![
+    let values = params![
         uuid_blob(&id.0),
         transition.target().as_str(),
         args.get(),
         micros(run_at),
-    ])?;
-    if changed == 0 {
+    ];
+    let mut unblock = tx.prepare(&UNBLOCK)?;
+    let to = transition.target();
+    if !tx.move_job(&mut unblock, values, &job.queue, JobState::Waiting, to)? {
         return Ok(None);
     }
-    counts::moved(&job.queue, JobState::Waiting, transition.target());
     // The columns the update wrote: the job as stored, without reading it again.
-    job.state = transition.target();
+    job.state = to;
     job.args = args;
     job.run_at = run_at;
     Ok(Some(job))
@@ -186,14 +188,13 @@ fn parent_results(conn: &Connection, id: JobId) -> Result<Vec<Option<Json>>, Err
         .map_err(Error::from)
 }
 
-/// `waiting → cancelled`; the job, if it was waiting.
-fn cancel_waiting(conn: &Connection, id: JobId, now: Timestamp) -> Result<Option<Job>, Error> {
-    let job = conn
-        .prepare_cached(&CANCEL_WAITING)?
-        .query_row(params![uuid_blob(&id.0), micros(now)], decode)
-        .optional()?;
-    if let Some(job) = &job {
-        counts::moved(&job.queue, JobState::Waiting, job.state);
-    }
-    Ok(job)
+/// `waiting → cancelled`; the job as it is then, if it was waiting (rare, so reading it
+/// back costs nothing that matters here).
+fn cancel_waiting(tx: &mut WriteTx<'_>, id: JobId, now: Timestamp) -> Result<Option<Job>, Error> {
+    let conn = tx.conn();
+    let mut cancel = tx.prepare(&CANCEL_WAITING)?;
+    let values = params![uuid_blob(&id.0), micros(now)];
+    tx.update_job(&mut cancel, values, JobState::Waiting, || {
+        job_by_id(conn, id)
+    })
 }

@@ -5,16 +5,18 @@
 //! concurrency keys, expiry) are applied here, counting the jobs this same call has started;
 //! each start is a guarded update.
 
-use super::queues::{Controls, controls};
-use crate::counts;
-use crate::error::{Error, invalid};
+use super::queues::{controls, record_starts};
+use crate::counts::{JobStatement, WriteTx};
+use crate::error::Error;
 use crate::row::{JOB_COLUMNS, SEQ_AFTER_JOB, decode, micros, uuid_blob};
 use crate::sql::{SQL, guard, quote};
-use rusqlite::{Connection, Statement, params};
+use rusqlite::{Connection, params};
 use std::collections::{HashMap, VecDeque};
 use std::sync::LazyLock;
 use workhorse_core::{Job, JobState, Lease, LeaseId, Timestamp, Transition, limits};
 use workhorse_store::JobFetchParams;
+use workhorse_store::plan::checks::check_fetch_max;
+use workhorse_store::plan::queue::QueueControls;
 
 /// Most candidates one fetch examines: bounds the time the writer spends on a queue whose
 /// head is blocked (e.g. thousands of jobs waiting on one concurrency key).
@@ -49,7 +51,7 @@ pub(crate) fn reads_sql() -> [(&'static str, &'static str); 2] {
 
 /// One queue's ready jobs, read ahead in fetch order.
 struct Lane {
-    controls: Controls,
+    controls: QueueControls,
     /// How many more may start (`max_running` and rate limit); `None`: no limit.
     room: Option<u32>,
     started: u32,
@@ -96,17 +98,12 @@ impl Lane {
 }
 
 /// Starts up to `max` jobs; see [`workhorse_store::Store::job_fetch_available`].
-pub(crate) fn fetch(conn: &Connection, params: &JobFetchParams) -> Result<Vec<Job>, Error> {
-    if params.max > limits::MAX_FETCH {
-        return Err(invalid(format!(
-            "a fetch takes at most {} jobs; asked for {}",
-            limits::MAX_FETCH,
-            params.max
-        )));
-    }
+pub(crate) fn fetch(tx: &mut WriteTx<'_>, params: &JobFetchParams) -> Result<Vec<Job>, Error> {
+    check_fetch_max(params.max)?;
+    let conn = tx.conn();
     let max = params.max as usize;
-    let mut lanes = open_lanes(conn, &params.queues, params.now)?;
-    let mut start_one = conn.prepare_cached(&SQL.start)?;
+    let mut lanes = open_lanes(tx, &params.queues, params.now)?;
+    let mut start_one = tx.prepare(&SQL.start)?;
     let mut running_per_key = HashMap::new();
     let mut started = Vec::with_capacity(max);
     let mut scanned = 0;
@@ -119,13 +116,13 @@ pub(crate) fn fetch(conn: &Connection, params: &JobFetchParams) -> Result<Vec<Jo
         };
         scanned += 1;
         if job.expires_at.is_some_and(|at| at <= params.now) {
-            expire(conn, &job, seq, params.now)?;
+            expire(tx, &job, seq, params.now)?;
             continue;
         }
         if !key_has_room(conn, &mut running_per_key, &job)? {
             continue;
         }
-        if start(&mut start_one, &mut job, seq, params)? {
+        if start(tx, &mut start_one, &mut job, seq, params)? {
             if let Some(key) = &job.concurrency_key {
                 *running_per_key.entry(key.clone()).or_insert(0) += 1;
             }
@@ -134,31 +131,27 @@ pub(crate) fn fetch(conn: &Connection, params: &JobFetchParams) -> Result<Vec<Jo
         }
     }
     for lane in &lanes {
-        lane.controls
-            .record_starts(conn, lane.started, params.now)?;
+        record_starts(conn, &lane.controls, lane.started, params.now)?;
     }
     Ok(started)
 }
 
 /// A lane per named queue that is not paused and has room.
-fn open_lanes(conn: &Connection, queues: &[String], now: Timestamp) -> Result<Vec<Lane>, Error> {
+fn open_lanes(tx: &WriteTx<'_>, queues: &[String], now: Timestamp) -> Result<Vec<Lane>, Error> {
     let mut lanes: Vec<Lane> = Vec::with_capacity(queues.len());
     for name in queues {
         if lanes.iter().any(|l| &l.controls.config.name == name) {
             continue;
         }
-        let controls = controls(conn, name)?;
+        let controls = controls(tx.conn(), name)?;
         if controls.config.paused {
             continue;
         }
-        let running_room = match controls.config.max_running {
-            Some(max) => Some(max.saturating_sub(running_in_queue(conn, name)?)),
-            None => None,
+        let running = match controls.config.max_running {
+            Some(_) => running_in_queue(tx, name)?,
+            None => 0,
         };
-        let room = match (running_room, controls.rate_room(now)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let room = controls.room(now, running);
         if room == Some(0) {
             continue;
         }
@@ -191,8 +184,8 @@ fn next_lane(conn: &Connection, lanes: &mut [Lane], want: usize) -> Result<Optio
 }
 
 /// The queue's running jobs, from its counts (exact within the group transaction).
-fn running_in_queue(conn: &Connection, queue: &str) -> Result<u32, Error> {
-    let running = counts::current(conn, queue, JobState::Running)?;
+fn running_in_queue(tx: &WriteTx<'_>, queue: &str) -> Result<u32, Error> {
+    let running = tx.count(queue, JobState::Running)?;
     Ok(u32::try_from(running).unwrap_or(u32::MAX))
 }
 
@@ -216,19 +209,18 @@ fn key_has_room(
 }
 
 /// Expires `job`, a ready candidate at `seq`.
-fn expire(conn: &Connection, job: &Job, seq: i64, now: Timestamp) -> Result<(), Error> {
-    let changed = conn
-        .prepare_cached(&SQL.expire_one)?
-        .execute(params![seq, micros(now)])?;
-    if changed == 1 {
-        counts::moved(&job.queue, JobState::Ready, Transition::Expire.target());
-    }
+fn expire(tx: &mut WriteTx<'_>, job: &Job, seq: i64, now: Timestamp) -> Result<(), Error> {
+    let mut expire = tx.prepare(&SQL.expire_one)?;
+    let to = Transition::Expire.target();
+    let values = params![seq, micros(now)];
+    tx.move_job(&mut expire, values, &job.queue, JobState::Ready, to)?;
     Ok(())
 }
 
 /// Start: a new lease, the attempt counted, `started_at = now`. `false` if the guard held.
 fn start(
-    start_one: &mut Statement<'_>,
+    tx: &mut WriteTx<'_>,
+    start_one: &mut JobStatement<'_>,
     job: &mut Job,
     seq: i64,
     params: &JobFetchParams,
@@ -239,19 +231,18 @@ fn start(
         worker: params.worker.clone(),
         expires_at: job.lease_deadline(params.now, params.lease),
     };
-    let changed = start_one.execute(params![
+    let values = params![
         seq,
         uuid_blob(&lease.id.0),
         lease.worker,
         micros(lease.expires_at),
         micros(params.now),
-    ])?;
-    if changed == 1 {
-        counts::moved(&job.queue, job.state, Transition::Start.target());
-    }
+    ];
+    let to = Transition::Start.target();
+    let started = tx.move_job(start_one, values, &job.queue, job.state, to)?;
     job.state = Transition::Start.target();
     job.attempt += 1;
     job.progress = None;
     job.lease = Some(lease);
-    Ok(changed == 1)
+    Ok(started)
 }

@@ -1,40 +1,42 @@
 //! `job_insert_many`: new jobs, all or none, honouring unique keys.
 
-use crate::counts;
-use crate::error::{Error, invalid};
+use crate::counts::{JobSql, JobStatement, WriteTx};
+use crate::error::Error;
 use crate::row::{StateSql, decode, duration_micros, json_text, micros, uuid_blob, whole};
 use crate::sql::SQL;
-use rusqlite::{Connection, Statement, params};
-use workhorse_core::{Job, Timestamp, limits};
+use rusqlite::{Connection, params};
+use std::sync::LazyLock;
+use workhorse_core::{Job, Timestamp};
+use workhorse_store::plan::checks::check_insert_batch;
 use workhorse_store::{Inserted, JobInsertManyParams};
 
-pub(crate) const INSERT: &str = "INSERT INTO jobs (id, task, queue, state, priority, args, kwargs, metadata, \
-    attempt, max_attempts, backoff_base_ms, backoff_max_ms, timeout_us, key, key_window_us, \
-    concurrency_key, concurrency_limit, progress, result, errors, cancel_requested, lease_id, \
-    lease_worker, lease_expires_at, created_at, run_at, expires_at, started_at, finished_at, \
-    schedule, scheduled_for, workflow_id) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, NULL, NULL, \
-    '[]', 0, NULL, NULL, NULL, ?17, ?18, ?19, NULL, NULL, ?20, ?21, ?22)";
+/// Inserts one job: every column of [`crate::row::JOB_COLUMNS`].
+pub(crate) static INSERT: LazyLock<JobSql> = LazyLock::new(|| {
+    JobSql::new(
+        "INSERT INTO jobs (id, task, queue, state, priority, args, kwargs, metadata, \
+         attempt, max_attempts, backoff_base_ms, backoff_max_ms, timeout_us, key, key_window_us, \
+         concurrency_key, concurrency_limit, progress, result, errors, cancel_requested, lease_id, \
+         lease_worker, lease_expires_at, created_at, run_at, expires_at, started_at, finished_at, \
+         schedule, scheduled_for, workflow_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, NULL, NULL, \
+         '[]', 0, NULL, NULL, NULL, ?17, ?18, ?19, NULL, NULL, ?20, ?21, ?22)"
+            .to_owned(),
+    )
+});
 
 /// Inserts the batch in order; a job whose key is held gets the holder back instead.
 /// Runs inside one savepoint, so an error leaves nothing behind.
 pub(crate) fn insert_many(
-    conn: &Connection,
+    tx: &mut WriteTx<'_>,
     params: JobInsertManyParams,
 ) -> Result<Vec<Inserted>, Error> {
-    if params.jobs.len() > limits::MAX_BATCH {
-        return Err(invalid(format!(
-            "a batch holds at most {} jobs; got {}",
-            limits::MAX_BATCH,
-            params.jobs.len()
-        )));
-    }
+    check_insert_batch(params.jobs.len())?;
     let now = params.now;
-    let mut insert = conn.prepare_cached(INSERT)?;
+    let mut insert = tx.prepare(&INSERT)?;
     let mut inserted = Vec::with_capacity(params.jobs.len());
     for new in params.jobs {
         if let Some(key) = &new.key
-            && let Some(holder) = key_holder(conn, key, now)?
+            && let Some(holder) = key_holder(tx.conn(), key, now)?
         {
             inserted.push(Inserted {
                 job: holder,
@@ -43,7 +45,7 @@ pub(crate) fn insert_many(
             continue;
         }
         let job = new.into_job(now);
-        insert_row(&mut insert, &job)?;
+        insert_row(tx, &mut insert, &job)?;
         inserted.push(Inserted { job, created: true });
     }
     Ok(inserted)
@@ -64,8 +66,12 @@ fn key_holder(conn: &Connection, key: &str, now: Timestamp) -> Result<Option<Job
 }
 
 /// Inserts one job row (with its `workflow_id`, if it has one).
-pub(crate) fn insert_row(insert: &mut Statement<'_>, job: &Job) -> Result<(), Error> {
-    insert.execute(params![
+pub(crate) fn insert_row(
+    tx: &mut WriteTx<'_>,
+    insert: &mut JobStatement<'_>,
+    job: &Job,
+) -> Result<(), Error> {
+    let values = params![
         uuid_blob(&job.id.0),
         job.task,
         job.queue,
@@ -88,9 +94,8 @@ pub(crate) fn insert_row(insert: &mut Statement<'_>, job: &Job) -> Result<(), Er
         job.schedule,
         job.scheduled_for.map(micros),
         job.workflow.as_ref().map(|w| uuid_blob(&w.0)),
-    ])?;
-    counts::inserted(&job.queue, job.state);
-    Ok(())
+    ];
+    tx.insert_job(insert, values, &job.queue, job.state)
 }
 
 #[cfg(test)]
@@ -98,6 +103,7 @@ mod tests {
     #[test]
     fn insert_names_every_column() {
         let columns = super::INSERT
+            .text()
             .split_once('(')
             .and_then(|(_, rest)| rest.split_once(')'))
             .map(|(cols, _)| cols.split(',').map(str::trim).collect::<Vec<_>>())

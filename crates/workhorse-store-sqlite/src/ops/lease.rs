@@ -1,13 +1,14 @@
 //! Leased jobs: heartbeats, acks (complete or fail) and releases, each guarded by its lease.
 
 use super::{JobUpdate, job_by_id, settle};
+use crate::counts::WriteTx;
 use crate::error::Error;
 use crate::row::{json_text, micros, uuid_blob};
 use crate::sql::SQL;
-use rand::Rng;
 use rusqlite::{Connection, Statement, params};
-use workhorse_core::retry::{FailureReport, on_failure};
-use workhorse_core::{AttemptError, Job, JobId, JobState, Json, LeaseId, Timestamp};
+use workhorse_core::retry::{FailureReport, Jitter};
+use workhorse_core::{Job, JobId, JobState, Json, LeaseId, Timestamp};
+use workhorse_store::plan::attempt::{failed, runs_under};
 use workhorse_store::{
     Ack, AckKind, AckManyOutcome, AckOutcome, AckRefusal, Beat, HeartbeatOutcome, JobAckManyParams,
     JobHeartbeatManyParams, JobReleaseManyParams,
@@ -56,24 +57,21 @@ fn heartbeat(
 
 /// Settles each ack on its own: a refused one changes nothing and stops nothing.
 pub(crate) fn ack_many(
-    conn: &Connection,
+    tx: &mut WriteTx<'_>,
     params: JobAckManyParams,
 ) -> Result<AckManyOutcome, Error> {
-    let mut rng = rand::rng();
-    let mut completion = JobUpdate::new(conn, &SQL.complete)?;
+    let mut completion = JobUpdate::new(tx, &SQL.complete)?;
     let now = params.now;
     let mut dependants = Vec::new();
     let outcomes = params
         .acks
         .into_iter()
-        .map(|Ack { id, lease_id, kind }| match kind {
+        .map(|(Ack { id, lease_id, kind }, jitter)| match kind {
             AckKind::Complete { result } => {
                 let ack = (id, lease_id, result.as_ref());
-                complete(conn, &mut completion, ack, now, &mut dependants)
+                complete(tx, &mut completion, ack, now, &mut dependants)
             }
-            AckKind::Fail(report) => {
-                fail(conn, (id, lease_id), report, now, &mut rng, &mut dependants)
-            }
+            AckKind::Fail(report) => fail(tx, (id, lease_id), report, now, jitter, &mut dependants),
         })
         .collect::<Result<_, _>>()?;
     Ok(AckManyOutcome {
@@ -83,13 +81,14 @@ pub(crate) fn ack_many(
 }
 
 fn complete(
-    conn: &Connection,
+    tx: &mut WriteTx<'_>,
     completion: &mut JobUpdate<'_>,
     (id, lease, result): (JobId, LeaseId, Option<&Json>),
     now: Timestamp,
     dependants: &mut Vec<Job>,
 ) -> Result<AckOutcome, Error> {
     let done = completion.run(
+        tx,
         id,
         JobState::Running,
         params![
@@ -101,46 +100,34 @@ fn complete(
     )?;
     match done {
         Some(job) => {
-            dependants.extend(super::fan_in::finished(conn, &job, now)?);
+            dependants.extend(super::fan_in::finished(tx, &job, now)?);
             Ok(AckOutcome::Applied(job))
         }
-        None => refusal(conn, id),
+        None => refusal(tx.conn(), id),
     }
 }
 
 fn fail(
-    conn: &Connection,
+    tx: &mut WriteTx<'_>,
     (id, lease): (JobId, LeaseId),
     report: FailureReport,
     now: Timestamp,
-    rng: &mut impl Rng,
+    jitter: Jitter,
     dependants: &mut Vec<Job>,
 ) -> Result<AckOutcome, Error> {
-    let Some(job) = job_by_id(conn, id)? else {
+    let Some(job) = job_by_id(tx.conn(), id)? else {
         return Ok(AckOutcome::Refused(AckRefusal::UnknownJob));
     };
     if !runs_under(&job, lease) {
         return Ok(AckOutcome::Refused(AckRefusal::LeaseLost));
     }
-    let outcome = on_failure(&job, &report, now, rng);
-    let error = AttemptError {
-        attempt: job.attempt,
-        at: now,
-        kind: report.kind,
-        message: report.message,
-        traceback: report.traceback,
-    };
+    let (outcome, error) = failed(&job, report, now, jitter);
     Ok(
-        match settle(conn, &job, lease, outcome, error, now, dependants)? {
+        match settle(tx, &job, lease, outcome, error, now, dependants)? {
             Some(job) => AckOutcome::Applied(job),
             None => AckOutcome::Refused(AckRefusal::LeaseLost),
         },
     )
-}
-
-/// Whether `job` runs under `lease`: what [`on_failure`] assumes of the job it judges.
-fn runs_under(job: &Job, lease: LeaseId) -> bool {
-    job.state == JobState::Running && job.lease.as_ref().is_some_and(|l| l.id == lease)
 }
 
 fn refusal(conn: &Connection, id: JobId) -> Result<AckOutcome, Error> {
@@ -156,13 +143,14 @@ fn refusal(conn: &Connection, id: JobId) -> Result<AckOutcome, Error> {
 
 /// Hands jobs back to `ready` with their attempt uncounted; returns those released.
 pub(crate) fn release_many(
-    conn: &Connection,
+    tx: &mut WriteTx<'_>,
     params: &JobReleaseManyParams,
 ) -> Result<Vec<Job>, Error> {
-    let mut release = JobUpdate::new(conn, &SQL.release)?;
+    let mut release = JobUpdate::new(tx, &SQL.release)?;
     let mut released = Vec::with_capacity(params.releases.len());
     for (id, lease) in &params.releases {
         let job = release.run(
+            tx,
             *id,
             JobState::Running,
             params![uuid_blob(&id.0), uuid_blob(&lease.0), micros(params.now)],

@@ -17,12 +17,13 @@
 //! `id` index. A slice too big to sort or a page over too many slices comes to this too.
 //! (A task within big slices is read through the slices: a rare task there walks them.)
 
-use crate::error::{Error, invalid};
+use crate::error::Error;
 use crate::row::{JOB_COLUMNS, State, decode};
 use crate::sql::quote;
 use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
-use workhorse_core::{Job, JobState, limits};
+use workhorse_core::{Job, JobState};
+use workhorse_store::plan::checks::check_page_limit;
 use workhorse_store::{JobListParams, JobPage};
 
 /// A live slice of at most this many jobs is read through its state's index and sorted by
@@ -144,13 +145,7 @@ fn slices(
 
 /// A page of jobs matching the filters, newest (highest id: ids are UUID v7) first.
 pub(crate) fn list(conn: &Connection, params: &JobListParams) -> Result<JobPage, Error> {
-    if !(1..=limits::MAX_PAGE).contains(&params.limit) {
-        return Err(invalid(format!(
-            "limit must be between 1 and {}; got {}",
-            limits::MAX_PAGE,
-            params.limit
-        )));
-    }
+    check_page_limit(params.limit)?;
     // One more than the page, to learn whether another page follows.
     let want = params.limit as usize + 1;
     let mut jobs = match by_slices(conn, params)? {

@@ -1,5 +1,6 @@
-//! The store operations, one module per family. Each runs on one connection: the writer's
-//! (inside the group transaction) or a reader's.
+//! The store operations, one module per family. Each runs on the writer's [`WriteTx`]
+//! (inside the group transaction; every job it inserts, deletes or moves is counted there)
+//! or on a reader's connection.
 
 pub(crate) mod admin;
 pub(crate) mod fan_in;
@@ -13,12 +14,13 @@ pub(crate) mod schedule_fire;
 pub(crate) mod time;
 pub(crate) mod workflow;
 
-use crate::counts;
+use crate::counts::{JobSql, JobStatement, WriteTx};
 use crate::error::Error;
 use crate::row::{JOB_COLUMNS, decode, micros, uuid_blob};
 use rusqlite::{CachedStatement, Connection, OptionalExtension, Params, Statement};
 use std::sync::LazyLock;
 use workhorse_core::{AttemptError, Job, JobId, JobState, LeaseId, Outcome, Timestamp};
+use workhorse_store::plan::attempt::run_at_after;
 
 static BY_ID: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"));
@@ -39,15 +41,15 @@ fn read_job(by_id: &mut Statement<'_>, id: JobId) -> Result<Option<Job>, Error> 
 /// Not `UPDATE … RETURNING`: SQLite buffers returned rows in a temporary table, which costs
 /// more than reading the row again through the `id` index.
 pub(crate) struct JobUpdate<'c> {
-    update: CachedStatement<'c>,
+    update: JobStatement<'c>,
     by_id: CachedStatement<'c>,
 }
 
 impl<'c> JobUpdate<'c> {
-    pub fn new(conn: &'c Connection, sql: &str) -> Result<Self, Error> {
+    pub fn new(tx: &WriteTx<'c>, sql: &JobSql) -> Result<Self, Error> {
         Ok(JobUpdate {
-            update: conn.prepare_cached(sql)?,
-            by_id: conn.prepare_cached(&BY_ID)?,
+            update: tx.prepare(sql)?,
+            by_id: tx.conn().prepare_cached(&BY_ID)?,
         })
     }
 
@@ -55,18 +57,13 @@ impl<'c> JobUpdate<'c> {
     /// the job as it is now (its move counted), or `None` when the guard held.
     pub fn run(
         &mut self,
+        tx: &mut WriteTx<'_>,
         id: JobId,
         from: JobState,
         params: impl Params,
     ) -> Result<Option<Job>, Error> {
-        if self.update.execute(params)? == 0 {
-            return Ok(None);
-        }
-        let job = read_job(&mut self.by_id, id)?;
-        if let Some(job) = &job {
-            counts::moved(&job.queue, from, job.state);
-        }
-        Ok(job)
+        let by_id = &mut self.by_id;
+        tx.update_job(&mut self.update, params, from, || read_job(by_id, id))
     }
 }
 
@@ -88,7 +85,7 @@ pub(crate) fn finished_at(state: JobState, now: Timestamp) -> Option<i64> {
 /// job no longer runs under that lease. A workflow job that finished here releases or
 /// cancels its dependants in the same transaction; they are added to `dependants`.
 pub(crate) fn settle(
-    conn: &Connection,
+    tx: &mut WriteTx<'_>,
     job: &Job,
     lease: LeaseId,
     outcome: Outcome,
@@ -96,13 +93,10 @@ pub(crate) fn settle(
     now: Timestamp,
     dependants: &mut Vec<Job>,
 ) -> Result<Option<Job>, Error> {
-    let run_at = match outcome {
-        Outcome::Retry { run_at } => run_at,
-        Outcome::Rescue => now,
-        Outcome::Bury | Outcome::Cancel => job.run_at,
-    };
+    let run_at = run_at_after(job, outcome, now);
     let target = outcome.transition().target();
-    let settled = JobUpdate::new(conn, crate::sql::SQL.settle(outcome))?.run(
+    let settled = JobUpdate::new(tx, crate::sql::SQL.settle(outcome))?.run(
+        tx,
         job.id,
         JobState::Running,
         rusqlite::params![
@@ -116,7 +110,7 @@ pub(crate) fn settle(
     if let Some(job) = &settled
         && job.state.is_terminal()
     {
-        dependants.extend(fan_in::finished(conn, job, now)?);
+        dependants.extend(fan_in::finished(tx, job, now)?);
     }
     Ok(settled)
 }

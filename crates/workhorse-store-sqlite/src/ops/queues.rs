@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use workhorse_core::queue::validate_queue_name;
 use workhorse_core::{JobState, QueueConfig, RateLimit, Timestamp};
+use workhorse_store::plan::queue::QueueControls;
 use workhorse_store::{QueueInfo, QueueUpdateParams};
 
 /// The `run_at` of queue `?1`'s oldest ready job: a walk of its entries in `jobs_fetch`,
@@ -17,66 +18,26 @@ pub(crate) const OLDEST_READY: &str =
 const CONTROLS: &str = "SELECT name, paused, max_running, rate_limit, rate_period_us, \
     window_start, window_count FROM queues";
 
-/// A queue's controls and its current rate-limit window.
-pub(crate) struct Controls {
-    pub config: QueueConfig,
-    /// When the current fixed window began (its first start).
-    pub window_start: Option<Timestamp>,
-    /// Starts within that window.
-    pub window_count: u32,
+/// Counts `started` more starts of the queue at `now` against its rate limit.
+pub(crate) fn record_starts(
+    conn: &Connection,
+    controls: &QueueControls,
+    started: u32,
+    now: Timestamp,
+) -> Result<(), Error> {
+    let Some(window) = controls.window_after(started, now) else {
+        return Ok(());
+    };
+    conn.prepare_cached("UPDATE queues SET window_start = ?2, window_count = ?3 WHERE name = ?1")?
+        .execute(params![
+            controls.config.name,
+            micros(window.start),
+            window.count
+        ])?;
+    Ok(())
 }
 
-impl Controls {
-    fn defaults(name: &str) -> Controls {
-        Controls {
-            config: QueueConfig {
-                name: name.to_owned(),
-                ..QueueConfig::default()
-            },
-            window_start: None,
-            window_count: 0,
-        }
-    }
-
-    /// How many more jobs the rate limit lets start at `now`; `None` without a limit.
-    pub fn rate_room(&self, now: Timestamp) -> Option<u32> {
-        let rate = self.config.rate_limit?;
-        Some(rate.limit.saturating_sub(self.window_at(now, rate).1))
-    }
-
-    /// The window in force at `now`: the current one, or a new one starting now.
-    fn window_at(&self, now: Timestamp, rate: RateLimit) -> (Timestamp, u32) {
-        match self.window_start {
-            Some(start) if now < workhorse_core::clock::add(start, rate.period) => {
-                (start, self.window_count)
-            }
-            _ => (now, 0),
-        }
-    }
-
-    /// Counts `started` more starts at `now` against the rate limit.
-    pub fn record_starts(
-        &self,
-        conn: &Connection,
-        started: u32,
-        now: Timestamp,
-    ) -> Result<(), Error> {
-        let Some(rate) = self.config.rate_limit else {
-            return Ok(());
-        };
-        if started == 0 {
-            return Ok(());
-        }
-        let (start, count) = self.window_at(now, rate);
-        conn.prepare_cached(
-            "UPDATE queues SET window_start = ?2, window_count = ?3 WHERE name = ?1",
-        )?
-        .execute(params![self.config.name, micros(start), count + started])?;
-        Ok(())
-    }
-}
-
-fn decode_controls(row: &Row<'_>) -> rusqlite::Result<Controls> {
+fn decode_controls(row: &Row<'_>) -> rusqlite::Result<QueueControls> {
     let rate_limit = match (row.get::<_, Option<u32>>(3)?, row.get::<_, Option<i64>>(4)?) {
         (Some(limit), Some(period)) => Some(RateLimit {
             limit,
@@ -84,7 +45,7 @@ fn decode_controls(row: &Row<'_>) -> rusqlite::Result<Controls> {
         }),
         _ => None,
     };
-    Ok(Controls {
+    Ok(QueueControls {
         config: QueueConfig {
             name: row.get(0)?,
             paused: row.get(1)?,
@@ -97,12 +58,12 @@ fn decode_controls(row: &Row<'_>) -> rusqlite::Result<Controls> {
 }
 
 /// The controls of `name`; a queue with no settings has the defaults.
-pub(crate) fn controls(conn: &Connection, name: &str) -> Result<Controls, Error> {
+pub(crate) fn controls(conn: &Connection, name: &str) -> Result<QueueControls, Error> {
     let found = conn
         .prepare_cached(&format!("{CONTROLS} WHERE name = ?1"))?
         .query_row([name], decode_controls)
         .optional()?;
-    Ok(found.unwrap_or_else(|| Controls::defaults(name)))
+    Ok(found.unwrap_or_else(|| QueueControls::defaults(name)))
 }
 
 /// Every queue with jobs or settings, by name: a few rows of `queue_counts` per queue (kept
@@ -112,7 +73,7 @@ pub(crate) fn list(conn: &Connection) -> Result<Vec<QueueInfo>, Error> {
     let mut stmt = conn.prepare_cached(CONTROLS)?;
     for controls in stmt.query_map([], decode_controls)? {
         let config = controls?.config;
-        infos.insert(config.name.clone(), empty_info(config));
+        infos.insert(config.name.clone(), QueueInfo::empty(config));
     }
     let mut stmt =
         conn.prepare_cached("SELECT queue, state, jobs FROM queue_counts WHERE jobs > 0")?;
@@ -123,7 +84,7 @@ pub(crate) fn list(conn: &Connection) -> Result<Vec<QueueInfo>, Error> {
             Some(info) => info,
             None => infos
                 .entry(queue.to_owned())
-                .or_insert_with(|| empty_info(Controls::defaults(queue).config)),
+                .or_insert_with(|| QueueInfo::empty(QueueControls::defaults(queue).config)),
         };
         info.counts.insert(state_of(text(row, 1)?)?, count(row, 2)?);
     }
@@ -135,7 +96,7 @@ pub(crate) fn list(conn: &Connection) -> Result<Vec<QueueInfo>, Error> {
 
 /// One queue's counts and oldest ready job, around the controls `config`.
 pub(crate) fn info(conn: &Connection, config: QueueConfig) -> Result<QueueInfo, Error> {
-    let mut info = empty_info(config);
+    let mut info = QueueInfo::empty(config);
     let mut stmt =
         conn.prepare_cached("SELECT state, jobs FROM queue_counts WHERE queue = ?1 AND jobs > 0")?;
     let mut rows = stmt.query([&info.config.name])?;
@@ -162,14 +123,6 @@ fn count(row: &Row<'_>, index: usize) -> rusqlite::Result<u64> {
             Box::new(e),
         )
     })
-}
-
-fn empty_info(config: QueueConfig) -> QueueInfo {
-    QueueInfo {
-        config,
-        counts: BTreeMap::new(),
-        oldest_ready_at: None,
-    }
 }
 
 fn state_of(name: &str) -> Result<JobState, Error> {

@@ -7,6 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Row, named_params};
 use std::time::Duration;
 use uuid::Uuid;
 use workhorse_core::{JobId, Json, Misfire, Overlap, Timestamp};
+use workhorse_store::plan::schedule::{UpsertPlan, UpsertState, plan_upsert, upserted};
 use workhorse_store::{
     Schedule, ScheduleDefinition, ScheduleJob, ScheduleSetPausedParams, ScheduleUpsertParams,
     ScheduleUpserted,
@@ -105,28 +106,14 @@ pub(crate) fn upsert(
     params: &ScheduleUpsertParams,
 ) -> Result<ScheduleUpserted, Error> {
     let existing = get(conn, &params.definition.name)?;
-    let def = &params.definition;
-    let (next_fire_at, paused) = match &existing {
-        Some(old) if old.definition == *def => {
-            let paused = params.paused.unwrap_or(old.paused);
-            if paused == old.paused {
-                return Ok(ScheduleUpserted {
-                    schedule: old.clone(),
-                    created: false,
-                    changed: false,
-                });
-            }
-            (old.next_fire_at, paused)
-        }
-        Some(old) => (
-            def.spec.next_fire(params.now),
-            params.paused.unwrap_or(old.paused),
-        ),
-        None => (
-            def.spec.next_fire(params.now),
-            params.paused.unwrap_or(false),
-        ),
+    let UpsertState {
+        next_fire_at,
+        paused,
+    } = match plan_upsert(existing.as_ref(), params) {
+        UpsertPlan::Unchanged(answer) => return Ok(*answer),
+        UpsertPlan::Store(state) => state,
     };
+    let def = &params.definition;
     let job = &def.job;
     conn.prepare_cached(UPSERT)?.execute(named_params! {
         ":name": def.name,
@@ -147,11 +134,7 @@ pub(crate) fn upsert(
     })?;
     let schedule = get(conn, &def.name)?
         .ok_or_else(|| invalid(format!("schedule {:?} vanished while stored", def.name)))?;
-    Ok(ScheduleUpserted {
-        schedule,
-        created: existing.is_none(),
-        changed: true,
-    })
+    Ok(upserted(schedule, existing.is_some()))
 }
 
 fn misfire_text(misfire: Misfire) -> Result<String, Error> {

@@ -7,21 +7,24 @@
 
 use super::schedule::{SCHEDULE_COLUMNS, decode, job_blob};
 use super::{insert, job_by_id};
+use crate::counts::WriteTx;
 use crate::error::Error;
 use crate::row::{Micros, micros};
 use rusqlite::{Connection, params};
 use uuid::Uuid;
-use workhorse_core::{JobState, Overlap, Timestamp, due_fires};
+use workhorse_core::{Overlap, Timestamp, due_fires};
+use workhorse_store::plan::schedule::{job_fire, skipped_fire, still_active};
 use workhorse_store::{
-    Fire, FireOutcome, HISTORY_KEPT, JobInsertManyParams, SKIPPED_OVERLAP, Schedule,
-    ScheduleFireDueParams, ScheduleHistoryParams, ScheduleTriggerParams,
+    Fire, FireOutcome, HISTORY_KEPT, JobInsertManyParams, Schedule, ScheduleFireDueParams,
+    ScheduleHistoryParams, ScheduleTriggerParams,
 };
 
 /// Fires every due schedule, up to `limit` of them.
 pub(crate) fn fire_due(
-    conn: &Connection,
+    tx: &mut WriteTx<'_>,
     params: &ScheduleFireDueParams,
 ) -> Result<Vec<Fire>, Error> {
+    let conn = tx.conn();
     let due: Vec<Schedule> = {
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE paused = 0 \
@@ -33,13 +36,18 @@ pub(crate) fn fire_due(
     };
     let mut fires = Vec::new();
     for schedule in due {
-        fires.extend(fire_one(conn, schedule, params.now)?);
+        fires.extend(fire_one(tx, schedule, params.now)?);
     }
     Ok(fires)
 }
 
 /// Fires one due schedule and advances it; nothing if another firer advanced it first.
-fn fire_one(conn: &Connection, mut schedule: Schedule, now: Timestamp) -> Result<Vec<Fire>, Error> {
+fn fire_one(
+    tx: &mut WriteTx<'_>,
+    mut schedule: Schedule,
+    now: Timestamp,
+) -> Result<Vec<Fire>, Error> {
+    let conn = tx.conn();
     let Some(next) = schedule.next_fire_at else {
         return Ok(Vec::new());
     };
@@ -62,9 +70,9 @@ fn fire_one(conn: &Connection, mut schedule: Schedule, now: Timestamp) -> Result
         let overlap = schedule.definition.overlap;
         let blocked = overlap == Overlap::Skip && previous_active(conn, &schedule)?;
         let fire = if blocked {
-            skipped(&schedule.definition.name, fire_at)
+            skipped_fire(&schedule.definition.name, fire_at)
         } else {
-            make_job(conn, &mut schedule, fire_at, now, false)?
+            make_job(tx, &mut schedule, fire_at, now, false)?
         };
         record(conn, &fire)?;
         fires.push(fire);
@@ -77,27 +85,13 @@ fn previous_active(conn: &Connection, schedule: &Schedule) -> Result<bool, Error
     let Some(id) = schedule.last_job else {
         return Ok(false);
     };
-    Ok(job_by_id(conn, id)?.is_some_and(|job| {
-        matches!(
-            job.state,
-            JobState::Scheduled | JobState::Ready | JobState::Running
-        )
-    }))
-}
-
-fn skipped(name: &str, fire_at: Timestamp) -> Fire {
-    Fire {
-        schedule: name.to_owned(),
-        fire_at,
-        outcome: FireOutcome::Skipped(SKIPPED_OVERLAP.to_owned()),
-        triggered: false,
-    }
+    Ok(job_by_id(conn, id)?.is_some_and(|job| still_active(job.state)))
 }
 
 /// Inserts the fire's job (or finds the job its key already made) and makes it the
 /// schedule's last job.
 fn make_job(
-    conn: &Connection,
+    tx: &mut WriteTx<'_>,
     schedule: &mut Schedule,
     fire_at: Timestamp,
     now: Timestamp,
@@ -106,7 +100,7 @@ fn make_job(
     let name = schedule.definition.name.clone();
     let new = schedule.definition.job.new_job(&name, fire_at);
     let inserted = insert::insert_many(
-        conn,
+        tx,
         JobInsertManyParams {
             now,
             jobs: vec![new],
@@ -117,16 +111,12 @@ fn make_job(
         .next()
         .map(|i| i.job)
         .ok_or_else(|| crate::error::invalid("the fire's job was not inserted"))?;
-    conn.prepare_cached("UPDATE schedules SET last_fire_at = ?1, last_job = ?2 WHERE name = ?3")?
+    tx.conn()
+        .prepare_cached("UPDATE schedules SET last_fire_at = ?1, last_job = ?2 WHERE name = ?3")?
         .execute(params![micros(fire_at), job_blob(Some(job.id)), name])?;
     schedule.last_fire_at = Some(fire_at);
     schedule.last_job = Some(job.id);
-    Ok(Fire {
-        schedule: name,
-        fire_at,
-        outcome: FireOutcome::Job(job.id),
-        triggered,
-    })
+    Ok(job_fire(name, fire_at, job.id, triggered))
 }
 
 /// Appends a fire to its schedule's history and drops what is beyond [`HISTORY_KEPT`].
@@ -157,13 +147,14 @@ fn record(conn: &Connection, fire: &Fire) -> Result<(), Error> {
 
 /// A fire by hand, now.
 pub(crate) fn trigger(
-    conn: &Connection,
+    tx: &mut WriteTx<'_>,
     params: &ScheduleTriggerParams,
 ) -> Result<Option<Fire>, Error> {
+    let conn = tx.conn();
     let Some(mut schedule) = super::schedule::get(conn, &params.name)? else {
         return Ok(None);
     };
-    let fire = make_job(conn, &mut schedule, params.now, params.now, true)?;
+    let fire = make_job(tx, &mut schedule, params.now, params.now, true)?;
     record(conn, &fire)?;
     Ok(Some(fire))
 }

@@ -1,15 +1,15 @@
 //! Time-driven moves: promote and expire, the next wake time, lost leases, retention.
 
 use super::settle;
-use crate::counts;
+use crate::counts::{JobSql, WriteTx};
 use crate::error::Error;
 use crate::row::{JOB_COLUMNS, Micros, State, decode, micros};
 use crate::sql::{SQL, guard};
 use rusqlite::{Connection, params};
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
-use workhorse_core::retry::{LeaseLoss, on_lease_lost};
-use workhorse_core::{AttemptError, JobState, Timestamp, Transition};
+use workhorse_core::{JobState, Timestamp, Transition};
+use workhorse_store::plan::attempt::lease_lost;
 use workhorse_store::{
     JobDeleteFinishedParams, JobPromoteDueParams, JobRescueParams, PromoteOutcome, RescueOutcome,
 };
@@ -44,20 +44,16 @@ static EXPIRY_PASSED: LazyLock<String> = LazyLock::new(|| {
 /// Expires waiting jobs past `expires_at`, then promotes scheduled jobs now due (expiry
 /// first: a job due and expired at once never becomes ready).
 pub(crate) fn promote_due(
-    conn: &Connection,
+    tx: &mut WriteTx<'_>,
     params: &JobPromoteDueParams,
 ) -> Result<PromoteOutcome, Error> {
-    let expired = expire_due(conn, params)?;
-    let mut stmt = conn.prepare_cached(&SQL.promote_due)?;
-    let mut rows = stmt.query(params![micros(params.now), params.limit])?;
-    let mut promoted = 0;
-    let mut queues = BTreeSet::new();
-    while let Some(row) = rows.next()? {
-        promoted += 1;
-        let queue = row.get::<_, String>(0)?;
-        counts::moved(&queue, JobState::Scheduled, Transition::Promote.target());
-        queues.insert(queue);
-    }
+    let expired = expire_due(tx, params)?;
+    let mut promote = tx.prepare(&SQL.promote_due)?;
+    let values = params![micros(params.now), params.limit];
+    let to = Transition::Promote.target();
+    let moved = tx.move_jobs(&mut promote, values, JobState::Scheduled, to)?;
+    let promoted = moved.len() as u64;
+    let queues: BTreeSet<String> = moved.into_iter().collect();
     Ok(PromoteOutcome {
         promoted,
         expired,
@@ -67,9 +63,10 @@ pub(crate) fn promote_due(
 
 /// Expires up to `limit` waiting jobs whose expiry passed, one guarded update each (expiry
 /// is rare; each job's state before is read for the counts).
-fn expire_due(conn: &Connection, params: &JobPromoteDueParams) -> Result<u64, Error> {
+fn expire_due(tx: &mut WriteTx<'_>, params: &JobPromoteDueParams) -> Result<u64, Error> {
     let now = micros(params.now);
-    let due = conn
+    let due = tx
+        .conn()
         .prepare_cached(&EXPIRY_PASSED)?
         .query_map(params![now, params.limit], |row| {
             Ok((
@@ -79,11 +76,11 @@ fn expire_due(conn: &Connection, params: &JobPromoteDueParams) -> Result<u64, Er
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    let mut expire = conn.prepare_cached(&SQL.expire_one)?;
+    let mut expire = tx.prepare(&SQL.expire_one)?;
+    let to = Transition::Expire.target();
     let mut expired = 0;
     for (seq, queue, State(state)) in due {
-        if expire.execute(params![seq, now])? == 1 {
-            counts::moved(&queue, state, Transition::Expire.target());
+        if tx.move_job(&mut expire, params![seq, now], &queue, state, to)? {
             expired += 1;
         }
     }
@@ -107,8 +104,13 @@ static NEXT_DUE: LazyLock<[String; 2]> = LazyLock::new(|| {
 
 /// Retention: up to `?2` jobs finished before `?1`, oldest first; each one's queue and state,
 /// for the counts.
-const DELETE_FINISHED: &str = "DELETE FROM jobs WHERE seq IN (SELECT seq FROM jobs \
-    WHERE finished_at < ?1 ORDER BY finished_at LIMIT ?2) RETURNING queue, state";
+static DELETE_FINISHED: LazyLock<JobSql> = LazyLock::new(|| {
+    JobSql::new(
+        "DELETE FROM jobs WHERE seq IN (SELECT seq FROM jobs \
+         WHERE finished_at < ?1 ORDER BY finished_at LIMIT ?2) RETURNING queue, state"
+            .to_owned(),
+    )
+});
 
 /// These statements, with the index each must use.
 #[cfg(test)]
@@ -119,7 +121,7 @@ pub(crate) fn statements_sql() -> [(&'static str, &'static str); 6] {
         (&NEXT_DUE[1], "jobs_expiring"),
         (&LEASE_ENDED, "jobs_leases"),
         (&OF_WORKER, "jobs_leases"),
-        (DELETE_FINISHED, "jobs_finished"),
+        (DELETE_FINISHED.text(), "jobs_finished"),
     ]
 }
 
@@ -137,11 +139,12 @@ pub(crate) fn next_due(conn: &Connection) -> Result<Option<Timestamp>, Error> {
     Ok(earliest)
 }
 
-/// Lost leases: each job follows [`on_lease_lost`], its loss recorded as the attempt's error.
+/// Lost leases: each job follows [`workhorse_core::retry::on_lease_lost`], its loss recorded as the attempt's error.
 pub(crate) fn rescue_expired(
-    conn: &Connection,
+    tx: &mut WriteTx<'_>,
     params: &JobRescueParams,
 ) -> Result<RescueOutcome, Error> {
+    let conn = tx.conn();
     let candidates = if let Some(worker) = &params.worker {
         let mut stmt = conn.prepare_cached(&OF_WORKER)?;
         let rows = stmt.query_map(params![worker, params.limit], decode)?;
@@ -157,27 +160,8 @@ pub(crate) fn rescue_expired(
         let Some(lease) = job.lease.as_ref().map(|l| l.id) else {
             continue;
         };
-        let loss = match params.worker {
-            Some(_) => LeaseLoss::WorkerGone,
-            None => LeaseLoss::of_expired(&job, params.now),
-        };
-        let error = AttemptError {
-            attempt: job.attempt,
-            at: params.now,
-            kind: loss.kind().to_owned(),
-            message: loss.message(&job),
-            traceback: None,
-        };
-        let outcome = on_lease_lost(&job);
-        let settled = settle(
-            conn,
-            &job,
-            lease,
-            outcome,
-            error,
-            params.now,
-            &mut dependants,
-        )?;
+        let (outcome, error) = lease_lost(&job, params);
+        let settled = settle(tx, &job, lease, outcome, error, params.now, &mut dependants)?;
         rescued.extend(settled);
     }
     Ok(RescueOutcome {
@@ -188,15 +172,12 @@ pub(crate) fn rescue_expired(
 
 /// Deletes up to `limit` jobs that finished before the cutoff, oldest first.
 pub(crate) fn delete_finished(
-    conn: &Connection,
+    tx: &mut WriteTx<'_>,
     params: &JobDeleteFinishedParams,
 ) -> Result<u64, Error> {
-    let mut stmt = conn.prepare_cached(DELETE_FINISHED)?;
-    let mut rows = stmt.query(params![micros(params.finished_before), params.limit])?;
-    let mut deleted = 0;
-    while let Some(row) = rows.next()? {
-        counts::deleted(&row.get::<_, String>(0)?, row.get::<_, State>(1)?.0);
-        deleted += 1;
-    }
-    Ok(deleted)
+    let mut delete = tx.prepare(&DELETE_FINISHED)?;
+    tx.delete_jobs(
+        &mut delete,
+        params![micros(params.finished_before), params.limit],
+    )
 }

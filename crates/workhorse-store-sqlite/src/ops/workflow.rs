@@ -1,14 +1,15 @@
 //! Workflows: insert one whole, read one back, cancel one.
 
 use super::insert::{INSERT, insert_row};
-use crate::counts;
+use crate::counts::WriteTx;
 use crate::error::{Error, invalid};
 use crate::row::{JOB_COLUMNS, Micros, Uuid16, decode, micros, uuid_blob};
 use crate::sql::SQL;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::sync::LazyLock;
-use workhorse_core::{Job, JobId, JobState, Json, ResultPassing, WorkflowId, limits};
+use workhorse_core::{Job, JobId, JobState, Json, ResultPassing, WorkflowId};
+use workhorse_store::plan::checks::check_workflow_size;
 use workhorse_store::{Workflow, WorkflowCancelParams, WorkflowInsertParams, WorkflowMember};
 
 const INSERT_WORKFLOW: &str = "INSERT INTO workflows \
@@ -28,15 +29,13 @@ const EDGES_OF: &str = "SELECT d.job, d.parent FROM job_dependencies d \
     JOIN jobs j ON j.id = d.job WHERE j.workflow_id = ?1 ORDER BY d.job, d.position";
 
 /// Inserts the workflow row, every job (those with parents `waiting`) and every edge.
-pub(crate) fn insert(conn: &Connection, params: WorkflowInsertParams) -> Result<Workflow, Error> {
+pub(crate) fn insert(
+    tx: &mut WriteTx<'_>,
+    params: WorkflowInsertParams,
+) -> Result<Workflow, Error> {
+    let conn = tx.conn();
     let compiled = params.compiled;
-    if compiled.jobs.len() > limits::MAX_WORKFLOW_JOBS {
-        return Err(invalid(format!(
-            "a workflow holds at most {} jobs; got {}",
-            limits::MAX_WORKFLOW_JOBS,
-            compiled.jobs.len()
-        )));
-    }
+    check_workflow_size(compiled.jobs.len())?;
     conn.prepare_cached(INSERT_WORKFLOW)?.execute(params![
         uuid_blob(&params.id.0),
         micros(params.now),
@@ -45,7 +44,7 @@ pub(crate) fn insert(conn: &Connection, params: WorkflowInsertParams) -> Result<
         compiled.output.as_str(),
         params.shape.get(),
     ])?;
-    let mut insert_job = conn.prepare_cached(INSERT)?;
+    let mut insert_job = tx.prepare(&INSERT)?;
     let mut insert_edge = conn.prepare_cached(INSERT_EDGE)?;
     let mut set_waiting = conn.prepare_cached(SET_WAITING)?;
     for member in compiled.jobs {
@@ -54,7 +53,7 @@ pub(crate) fn insert(conn: &Connection, params: WorkflowInsertParams) -> Result<
         if !member.parents.is_empty() {
             job.state = JobState::Waiting;
         }
-        insert_row(&mut insert_job, &job)?;
+        insert_row(tx, &mut insert_job, &job)?;
         if member.parents.is_empty() {
             continue;
         }
@@ -135,27 +134,34 @@ fn members(conn: &Connection, id: WorkflowId) -> Result<Vec<WorkflowMember>, Err
 
 /// Cancels every unfinished job: waiting ones at once, running ones flagged.
 pub(crate) fn cancel(
-    conn: &Connection,
+    tx: &mut WriteTx<'_>,
     params: &WorkflowCancelParams,
 ) -> Result<Option<Workflow>, Error> {
+    let conn = tx.conn();
     let Some(workflow) = get(conn, params.id)? else {
         return Ok(None);
     };
-    let mut cancel_waiting = conn.prepare_cached(&SQL.cancel_waiting)?;
+    let mut cancel_waiting = tx.prepare(&SQL.cancel_waiting)?;
     let mut request_cancel = conn.prepare_cached(&SQL.request_cancel)?;
     for member in &workflow.jobs {
         let id = uuid_blob(&member.job.id.0);
         match member.job.state {
-            JobState::Running => request_cancel.execute(params![id])?,
-            state if state.is_live() => {
-                let changed = cancel_waiting.execute(params![id, micros(params.now)])?;
-                if changed == 1 {
-                    counts::moved(&member.job.queue, state, JobState::Cancelled);
-                }
-                changed
+            JobState::Running => {
+                request_cancel.execute(params![id])?;
             }
-            _ => 0,
-        };
+            state if state.is_live() => {
+                let values = params![id, micros(params.now)];
+                let queue = &member.job.queue;
+                tx.move_job(
+                    &mut cancel_waiting,
+                    values,
+                    queue,
+                    state,
+                    JobState::Cancelled,
+                )?;
+            }
+            _ => {}
+        }
     }
     get(conn, params.id)
 }
