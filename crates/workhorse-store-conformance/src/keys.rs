@@ -2,7 +2,7 @@
 //! it, a failure not at all, and with a key window that long whatever the end.
 
 use super::insert::{insert_raw, keyed};
-use super::{DEFAULT, ack, applied, at, complete, fetch, insert_one, make_dead, t0};
+use super::{DEFAULT, ack, applied, at, complete, fetch, insert_one, job_in, make_dead, t0};
 use std::time::Duration;
 use workhorse_core::{Job, JobState, Timestamp};
 use workhorse_store::{JobCancelParams, JobDeleteFinishedParams, Store};
@@ -43,8 +43,8 @@ pub async fn unique_key_released_by_dead_cancelled_expired(store: &dyn Store) {
     assert_eq!(cancelled.state, JobState::Cancelled);
     assert!(makes_new(store, at(2), "cancelled", &cancelled).await);
 
-    let mut stale = keyed("expired");
-    stale.queue = "stale".to_owned();
+    let mut stale = job_in("stale", "keyed");
+    stale.key = Some("expired".to_owned());
     stale.expires_at = Some(at(5));
     let stale = insert_one(store, t0(), stale).await;
     assert!(fetch(store, at(5), &["stale"], 1).await.is_empty());
