@@ -182,7 +182,10 @@ class Workhorse(Management):
         - `queue` (default `default`), `priority` (0-9), `retries` (retries after the first
           attempt; the server default allows 25 attempts), `timeout` (time limit of one
           attempt, seconds), `backoff` (`Backoff(base, max)`), `key` (idempotency key: a
-          string or a function of the task's arguments), `key_window`, `expires`,
+          string or a function of the task's arguments; held while the job is live and,
+          once it succeeded, until retention deletes it; a dead, cancelled or expired job
+          releases it), `key_window` (hold the key this long after the job finished,
+          however it finished, instead; 0: only while live), `expires`,
           `concurrency_key`, `concurrency_limit`: default options of its jobs.
         - `isolation`: where a plain function runs, `"thread"` (default) or `"process"`
           (its own process, for CPU-heavy work; killed at its time limit). Async

@@ -14,7 +14,12 @@ Duration = float | timedelta
 """A length of time: seconds (int or float) or a `timedelta`."""
 
 KeySource = str | Callable[..., str]
-"""An idempotency key, or a function of the task's arguments that returns one."""
+"""An idempotency key, or a function of the task's arguments that returns one.
+
+While a job holds the key, enqueueing with it returns that job instead of a new one. A job
+holds its key while it is live; once it has succeeded, until retention deletes it (unless
+`key_window` says otherwise); a job that ended dead, cancelled or expired releases it at
+once, so enqueueing again makes a new job."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,8 @@ class EnqueueOptions:
     """Time limit of one attempt."""
     key: KeySource | None = None
     key_window: Duration | None = None
-    """How long the key stays held after the job finished."""
+    """Instead of the default, hold the key this long after the job finished, however it
+    finished (0: only while live; at most 365 days)."""
     concurrency_key: str | None = None
     concurrency_limit: int | None = None
     metadata: Mapping[str, Any] | None = None

@@ -43,10 +43,12 @@ pub struct EnqueueArgs {
     /// Time limit of one attempt, in milliseconds.
     #[arg(long)]
     timeout_ms: Option<u64>,
-    /// Unique key: while a live job holds it, that job is returned instead of a new one.
+    /// Unique key: while a job holds it, that job is returned instead of a new one (held
+    /// while live and, once succeeded, until retention deletes the job).
     #[arg(long)]
     key: Option<String>,
-    /// Keep the key held this long after the job finished, in milliseconds.
+    /// Instead, keep the key held this long after the job finished, however it finished,
+    /// in milliseconds (0: only while live; at most 365 days).
     #[arg(long, requires = "key")]
     key_window_ms: Option<u64>,
     /// Concurrency key: at most --concurrency-limit jobs with it run at once.

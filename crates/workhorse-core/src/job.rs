@@ -205,9 +205,10 @@ pub struct Job {
     pub backoff: Backoff,
     /// Time limit of one attempt.
     pub timeout: Option<Duration>,
-    /// Unique (idempotency) key.
+    /// Unique (idempotency) key; [`Job::holds_key`] says how long the job holds it.
     pub key: Option<String>,
-    /// How long after it finished the job still holds its key.
+    /// How long after it finished the job still holds its key; `None`: until retention
+    /// deletes it, if it succeeded (see [`Job::holds_key`]).
     pub key_window: Option<Duration>,
     pub concurrency_key: Option<String>,
     /// At most this many jobs with the same `concurrency_key` run at once.
@@ -337,6 +338,18 @@ impl NewJob {
         if let Some(key) = &self.key {
             limits::check_key("key", key)?;
         }
+        if self
+            .key_window
+            .is_some_and(|w| w > Duration::from_millis(limits::MAX_KEY_WINDOW_MS))
+        {
+            return Err(invalid(
+                "key_window_ms",
+                format!(
+                    "key_window_ms must be at most {} (365 days)",
+                    limits::MAX_KEY_WINDOW_MS
+                ),
+            ));
+        }
         if let Some(key) = &self.concurrency_key {
             limits::check_key("concurrency_key", key)?;
         }
@@ -400,19 +413,28 @@ impl NewJob {
 }
 
 impl Job {
-    /// Whether this job still holds its unique key at `now`: live jobs always do, finished
-    /// ones for `key_window` after they finished.
+    /// Whether this job still holds its unique key at `now`. A live job always does. A
+    /// finished one holds it for its `key_window` after `finished_at`, whatever way it
+    /// finished (a window of zero: not at all); without a window, a job that succeeded holds
+    /// it until retention deletes it, while one that ended `dead`, `cancelled` or `expired`
+    /// releases it at once, since its work did not happen and enqueueing it again must
+    /// make a new job.
     pub fn holds_key(&self, now: Timestamp) -> bool {
         if self.state.is_live() {
             return true;
         }
         match (self.finished_at, self.key_window) {
+            (_, None) => self.state == JobState::Succeeded,
             (Some(finished), Some(window)) => {
                 let window =
                     jiff::SignedDuration::try_from(window).unwrap_or(jiff::SignedDuration::MAX);
-                finished.checked_add(window).is_ok_and(|until| until > now)
+                // Past the timestamp range the window outlives any retention: still held.
+                match finished.checked_add(window) {
+                    Ok(until) => until > now,
+                    Err(_) => true,
+                }
             }
-            _ => false,
+            (None, Some(_)) => false,
         }
     }
 
@@ -493,16 +515,40 @@ mod tests {
         assert_eq!(ready.run_at, ts(300));
     }
 
-    #[test]
-    fn key_is_held_while_live_and_within_window() {
+    fn finished(state: JobState, window: Option<Duration>) -> Job {
         let mut job = NewJob::new("t").into_job(ts(0));
         assert!(job.holds_key(ts(10)));
-        job.state = JobState::Succeeded;
+        job.state = state;
         job.finished_at = Some(ts(10));
-        assert!(!job.holds_key(ts(11)));
-        job.key_window = Some(Duration::from_secs(5));
-        assert!(job.holds_key(ts(14)));
-        assert!(!job.holds_key(ts(15)));
+        job.key_window = window;
+        job
+    }
+
+    #[test]
+    fn succeeded_job_holds_key_without_window() {
+        assert!(finished(JobState::Succeeded, None).holds_key(ts(1_000_000)));
+        for state in [JobState::Dead, JobState::Cancelled, JobState::Expired] {
+            assert!(!finished(state, None).holds_key(ts(11)), "{state:?}");
+        }
+    }
+
+    #[test]
+    fn key_is_held_within_window_whatever_the_end() {
+        for state in [JobState::Succeeded, JobState::Dead, JobState::Cancelled] {
+            let job = finished(state, Some(Duration::from_secs(5)));
+            assert!(job.holds_key(ts(14)), "{state:?}");
+            assert!(!job.holds_key(ts(15)), "{state:?}");
+            assert!(!finished(state, Some(Duration::ZERO)).holds_key(ts(10)));
+        }
+    }
+
+    #[test]
+    fn key_window_is_bounded() {
+        let mut job = NewJob::new("t");
+        job.key_window = Some(Duration::from_millis(limits::MAX_KEY_WINDOW_MS));
+        assert!(job.validate().is_ok());
+        job.key_window = Some(Duration::from_millis(1_000_000_000_000_000));
+        assert_eq!(job.validate().unwrap_err().field, "key_window_ms");
     }
 
     #[test]

@@ -14,6 +14,11 @@ pub const MAX_ATTEMPTS: u32 = 1_000;
 pub const MAX_NAME_LEN: usize = 200;
 /// Longest unique or concurrency key, in bytes.
 pub const MAX_KEY_LEN: usize = 1_000;
+/// Longest `key_window` a job may ask for: 365 days, the longest retention of finished
+/// jobs a deployment is expected to keep (a longer window would outlive the job holding it).
+/// The bound also keeps `finished_at + key_window` inside the timestamp range: past it the
+/// sum overflowed, and the key was released at once.
+pub const MAX_KEY_WINDOW_MS: u64 = 365 * 24 * 60 * 60 * 1_000;
 /// Most jobs in one batch enqueue.
 pub const MAX_BATCH: usize = 10_000;
 /// Most jobs one fetch may lease.

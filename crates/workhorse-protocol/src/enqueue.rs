@@ -46,10 +46,15 @@ pub struct EnqueueRequest {
     /// Time limit of one attempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
-    /// Unique key: while a live job holds it, enqueueing returns that job instead.
+    /// Unique key: while a job holds it, enqueueing returns that job (`200`) instead of a
+    /// new one. A job holds its key while live; then, without `key_window_ms`, until
+    /// retention deletes it if it succeeded, and not at all if it ended dead, cancelled or
+    /// expired.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
-    /// The key stays held this long after the job finished.
+    /// Instead of the default, the key stays held this long after the job finished,
+    /// however it finished; `0`: only while the job is live. At most 31,536,000,000
+    /// (365 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_window_ms: Option<u64>,
     /// At most `concurrency_limit` (default 1) jobs with this key run at once.

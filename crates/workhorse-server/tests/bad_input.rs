@@ -84,6 +84,22 @@ async fn bad_enqueue_bodies_are_refused() {
     refused(&post(expired).await, 422, Some("expires_at"));
     let backoff = r#"{"task":"t","backoff":{"base_ms":10,"max_ms":1}}"#;
     refused(&post(backoff).await, 422, Some("backoff"));
+    // 1e15 ms once overflowed `finished_at + key_window` and released the key at once.
+    let window = r#"{"task":"t","key":"k","key_window_ms":1000000000000000}"#;
+    let problem = refused(&post(window).await, 422, Some("key_window_ms"));
+    assert!(
+        problem["detail"]
+            .as_str()
+            .expect("detail")
+            .contains(&limits::MAX_KEY_WINDOW_MS.to_string()),
+        "{problem:#}"
+    );
+    let over = format!(
+        r#"{{"task":"t","key":"k","key_window_ms":{}}}"#,
+        limits::MAX_KEY_WINDOW_MS + 1
+    );
+    let answer = server.post_raw("/v1/jobs", over).await;
+    refused(&answer, 422, Some("key_window_ms"));
     assert_eq!(server.snapshot().await, before);
     server.stop().await;
 }

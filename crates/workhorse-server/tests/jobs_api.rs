@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{SIGNAL_ONLY, start};
+use common::{SIGNAL_ONLY, Server, start};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -36,6 +36,59 @@ async fn enqueue_creates_then_a_matching_key_returns_the_same_job() {
     let read = server.get(&format!("/v1/jobs/{id}")).await;
     assert_eq!(read.status, StatusCode::OK);
     assert_eq!(read.body["task"], "emails.send");
+    server.stop().await;
+}
+
+/// Enqueues a job with `key` on queue `queue`, leases it and settles it with `route`
+/// (`complete` or `fail`, the failure not retryable); returns the job's id.
+async fn run_keyed(server: &Server, key: &str, queue: &str, route: &str) -> String {
+    let body = json!({"task": "t", "queue": queue, "key": key});
+    let created = server.post("/v1/jobs", &body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:#}", created.body);
+    let leased = server.fetch_one(queue).await;
+    let id = leased["id"].as_str().expect("id").to_owned();
+    let settle = if route == "complete" {
+        json!({"lease_id": leased["lease_id"]})
+    } else {
+        json!({
+            "lease_id": leased["lease_id"], "retryable": false,
+            "error": {"type": "ValueError", "message": "bad", "traceback": ""}
+        })
+    };
+    let settled = server
+        .post(&format!("/v1/jobs/{id}/{route}"), &settle)
+        .await;
+    assert_eq!(settled.status, StatusCode::OK, "{:#}", settled.body);
+    id
+}
+
+#[tokio::test]
+async fn a_key_outlives_its_succeeded_job_but_not_a_dead_one() {
+    let server = start().await;
+    let done = run_keyed(&server, "welcome:a", "keys", "complete").await;
+    let again = server
+        .post(
+            "/v1/jobs",
+            &json!({"task": "t", "queue": "keys", "key": "welcome:a"}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{:#}", again.body);
+    assert_eq!(again.body["id"], done.as_str());
+    assert_eq!(again.body["state"], "succeeded");
+
+    let dead = run_keyed(&server, "welcome:b", "keys", "fail").await;
+    assert_eq!(
+        server.get(&format!("/v1/jobs/{dead}")).await.body["state"],
+        "dead"
+    );
+    let fresh = server
+        .post(
+            "/v1/jobs",
+            &json!({"task": "t", "queue": "keys", "key": "welcome:b"}),
+        )
+        .await;
+    assert_eq!(fresh.status, StatusCode::CREATED, "{:#}", fresh.body);
+    assert_ne!(fresh.body["id"], dead.as_str());
     server.stop().await;
 }
 

@@ -24,6 +24,7 @@ mod admin;
 mod counts;
 mod fetch;
 mod insert;
+mod keys;
 mod lease;
 mod list;
 mod queues;
@@ -35,6 +36,7 @@ pub use admin::*;
 pub use counts::*;
 pub use fetch::*;
 pub use insert::*;
+pub use keys::*;
 pub use lease::*;
 pub use list::*;
 pub use queues::*;
@@ -65,8 +67,12 @@ macro_rules! conformance_tests {
             limits_are_refused,
             unique_key_returns_live_holder,
             unique_key_twice_in_one_batch,
-            unique_key_released_after_finish,
+            unique_key_held_after_success,
             unique_key_held_within_window,
+            unique_key_released_by_dead_cancelled_expired,
+            unique_key_window_zero_is_live_only,
+            unique_key_window_covers_every_end,
+            unique_key_released_by_retention,
             fetch_orders_by_priority_then_fifo,
             fetch_respects_max_and_queues,
             fetch_skips_paused_queue,

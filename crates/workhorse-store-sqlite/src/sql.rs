@@ -101,8 +101,10 @@ impl Sql {
             ),
             key_candidates: format!(
                 "SELECT {JOB_COLUMNS} FROM jobs WHERE key = ?1 \
-                 AND ({} OR key_window_us IS NOT NULL) ORDER BY seq DESC",
-                state_in(&JobState::ALL, |s| s.is_live())
+                 AND ({} OR (state = {} AND key_window_us IS NULL) OR key_window_us > 0) \
+                 ORDER BY seq DESC",
+                state_in(&JobState::ALL, |s| s.is_live()),
+                quote(JobState::Succeeded)
             ),
         }
     }

@@ -1,15 +1,15 @@
 //! `job_insert_many`: new jobs, all or none, honouring unique keys, in one `INSERT … SELECT
 //! FROM unnest(…)`.
 //!
-//! Unique keys cannot be a unique index (a finished job holds its key only for a time
-//! window), so the check is a read: to keep two nodes from inserting the same key at once,
-//! the transaction first takes advisory locks on the keys' stripes (1024 of them, so a batch
-//! of 10,000 keys never exhausts the lock table), then reads the holders.
+//! Unique keys cannot be a unique index (a finished job holds its key only if it succeeded
+//! or within its window), so the check is a read: to keep two nodes from inserting the same
+//! key at once, the transaction first takes advisory locks on the keys' stripes (1024 of
+//! them, so a batch of 10,000 keys never exhausts the lock table), then reads the holders.
 
 use super::{Db, lock_space, notify_ready, stable_hash};
 use crate::error::Error;
 use crate::row::{JOB_COLUMNS, decode_all};
-use crate::sql::live_states;
+use crate::sql::{live_states, quote};
 use crate::types::{Ts, micros, ts};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::LazyLock;
@@ -36,13 +36,17 @@ const INSERT: &str = "INSERT INTO workhorse_jobs (id, task, queue, state, priori
     backoff_base_ms, backoff_max_ms, timeout_us, key, key_window_us, concurrency_key, \
     concurrency_limit, run_at, expires_at, schedule, scheduled_for, workflow_id)";
 
-/// Jobs that may hold one of the keys `$1`, newest first. Only jobs that can never hold a
-/// key (finished, without a key window) are left out; [`Job::holds_key`] decides the rest.
+/// Jobs that may hold one of the keys `$1`, newest first, read through the
+/// `workhorse_jobs_key` index. Only jobs that can never hold a key (finished without a
+/// window and not succeeded, or with a window of zero) are left out; [`Job::holds_key`]
+/// decides the rest.
 static KEY_CANDIDATES: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {JOB_COLUMNS} FROM workhorse_jobs WHERE key = ANY($1) \
-         AND (state IN ({}) OR key_window_us IS NOT NULL) ORDER BY seq DESC",
-        live_states()
+         AND (state IN ({}) OR (state = {} AND key_window_us IS NULL) OR key_window_us > 0) \
+         ORDER BY seq DESC",
+        live_states(),
+        quote(JobState::Succeeded)
     )
 });
 

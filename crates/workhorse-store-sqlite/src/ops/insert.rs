@@ -52,7 +52,9 @@ pub(crate) fn insert_many(
 }
 
 /// The newest job that holds `key` at `now` ([`Job::holds_key`] decides). The query only
-/// skips jobs that can never hold it: finished ones without a key window.
+/// skips jobs that can never hold it (finished without a window and not succeeded, or with
+/// a window of zero); it reads the `jobs_key` index, so the cost is the jobs sharing `key`,
+/// not the jobs kept.
 fn key_holder(conn: &Connection, key: &str, now: Timestamp) -> Result<Option<Job>, Error> {
     let mut stmt = conn.prepare_cached(&SQL.key_candidates)?;
     let mut rows = stmt.query([key])?;
