@@ -56,6 +56,12 @@ StartupHook = Callable[[Resources], Awaitable[Any] | Any]
 """An `on_startup`/`on_shutdown` hook: takes the app's `Resources`; may be async."""
 
 
+def _declared(answer: str) -> dict[str, dict[str, Any]]:
+    """The schedules of a declared set's answer, by name."""
+    declared = json.loads(answer)
+    return {one["schedule"]["name"]: one["schedule"] for one in declared["schedules"]}
+
+
 class TaskDecorator(Protocol):
     """What `@wh.task(...)` with options returns."""
 
@@ -78,12 +84,20 @@ class Workhorse(Management):
     run its tasks with `workhorse worker module:app`.
 
     `url` defaults to `WORKHORSE_URL`, else `http://127.0.0.1:7431`; `token` to
-    `WORKHORSE_TOKEN`. Nothing connects until the first request.
+    `WORKHORSE_TOKEN`. Nothing connects until the first request. `name` owns the app's
+    schedules in the server (see `name`).
     """
 
-    def __init__(self, url: str | None = None, *, token: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        token: str | None = None,
+        name: str | None = None,
+    ) -> None:
         self._url = url
         self._token = token
+        self._name = name
         self._client: Client | None = None
         self._client_lock = threading.Lock()
         self._tasks: dict[str, Task[Any, Any]] = {}
@@ -98,6 +112,18 @@ class Workhorse(Management):
 
     def __repr__(self) -> str:
         return f"<Workhorse {self.url} tasks={len(self._tasks)}>"
+
+    @property
+    def name(self) -> str | None:
+        """The app's name: the owner of its schedules in the server, whose set workers
+        declare at start (a schedule removed from the code is deleted there). The `name=`
+        given, else the module of the first task registered (e.g. `app.tasks`): stable
+        across deploys and distinct between apps as long as that module stays. `None` for an
+        unnamed app without tasks (it declares no set)."""
+        if self._name is not None:
+            return self._name
+        first = next(iter(self._tasks.values()), None)
+        return None if first is None else first.fn.__module__
 
     # -- connection ------------------------------------------------------------------
 
@@ -163,6 +189,7 @@ class Workhorse(Management):
         expires: Duration | None = None,
         concurrency_key: str | None = None,
         concurrency_limit: int | None = None,
+        metadata: Mapping[str, Any] | None = None,
         isolation: Isolation | None = None,
     ) -> TaskDecorator: ...
 
@@ -186,7 +213,8 @@ class Workhorse(Management):
           once it succeeded, until retention deletes it; a dead, cancelled or expired job
           releases it), `key_window` (hold the key this long after the job finished,
           however it finished, instead; 0: only while live), `expires`,
-          `concurrency_key`, `concurrency_limit`: default options of its jobs.
+          `concurrency_key`, `concurrency_limit`, `metadata`: default options of its jobs
+          (a schedule's jobs take them all but `key`: see `cron`).
         - `isolation`: where a plain function runs, `"thread"` (default) or `"process"`
           (its own process, for CPU-heavy work; killed at its time limit). Async
           functions run on the worker's event loop (or, with `"process"`, in a process).
@@ -256,6 +284,12 @@ class Workhorse(Management):
         `name` is given; `args`/`kwargs` are the arguments of each fire's job. `misfire`:
         `"coalesce"` (default), `"skip"` or `"all:N"`; `overlap`: `"allow"` (default) or
         `"skip"` while the previous fire's job still waits or runs.
+
+        Each fire's job takes the task's options: queue, priority, retries, backoff,
+        timeout, `expires` (counted from the fire time), concurrency key and limit, and
+        metadata. A task with a `key` is refused (`ValueError`): each fire already makes
+        exactly one job. `delay`, `run_at`, `expires_at` and `key_window` do not apply to a
+        schedule's jobs and are not sent.
         """
         fields = {"cron": expression, "timezone": tz}
         return self._schedule_decorator(
@@ -317,6 +351,11 @@ class Workhorse(Management):
         def declare(fn: Callable[P, T]) -> Task[P, T]:
             task = fn if isinstance(fn, Task) else self.task(fn)
             defaults = task.defaults
+            if defaults.key is not None:
+                raise ValueError(
+                    f"task {task.name!r} has a key, which a schedule cannot apply: each fire "
+                    "of a schedule already makes exactly one job (its fire key)"
+                )
             schedule = Schedule(
                 name=name or task.name,
                 task=task.name,
@@ -326,6 +365,11 @@ class Workhorse(Management):
                 priority=defaults.priority,
                 max_attempts=None if defaults.retries is None else defaults.retries + 1,
                 timeout=defaults.timeout,
+                backoff=defaults.backoff,
+                expires=defaults.expires,
+                concurrency_key=defaults.concurrency_key,
+                concurrency_limit=defaults.concurrency_limit,
+                metadata=defaults.metadata,
                 **when,
                 **policy,
             )
@@ -353,23 +397,28 @@ class Workhorse(Management):
         return MappingProxyType(self._schedules)
 
     async def declare_schedules(self) -> dict[str, dict[str, Any]]:
-        """Upserts every declared schedule in the server (workers do this at start);
-        declaring an unchanged schedule changes nothing. Returns the stored schedules
-        (the `GET /v1/schedules/{name}` documents, with `next_fire_at`) by name."""
-        stored = {}
-        for schedule in self._schedules.values():
-            definition = json.dumps(schedule.definition())
-            answer = await self.client.upsert_schedule(schedule.name, definition)
-            stored[schedule.name] = json.loads(answer)
-        return stored
+        """Declares the app's whole set of schedules in the server, owned by `name`, in one
+        call (workers do this at start): unchanged schedules change nothing, and the
+        schedules this app declared before but no longer does are deleted. Schedules made at
+        run time (`set_schedule`) and other apps' are never touched; a name one of them
+        holds is refused (`ApiError`, 409) and nothing changes. Returns the stored schedules
+        (the `GET /v1/schedules/{name}` documents, with `next_fire_at`) by name. An app
+        without a name (no `name=`, no tasks) declares nothing."""
+        if self.name is None:
+            return {}
+        answer = await self.client.declare_schedule_set(self.name, self._schedule_set())
+        return _declared(answer)
 
     def declare_schedules_sync(self) -> dict[str, dict[str, Any]]:
-        stored = {}
-        for schedule in self._schedules.values():
-            definition = json.dumps(schedule.definition())
-            answer = self.client.upsert_schedule_sync(schedule.name, definition)
-            stored[schedule.name] = json.loads(answer)
-        return stored
+        if self.name is None:
+            return {}
+        answer = self.client.declare_schedule_set_sync(self.name, self._schedule_set())
+        return _declared(answer)
+
+    def _schedule_set(self) -> str:
+        """The `PUT /v1/schedule-sets/{owner}` document."""
+        schedules = {s.name: s.definition() for s in self._schedules.values()}
+        return json.dumps({"schedules": schedules})
 
     # -- start-up and shut-down hooks -------------------------------------------------
 

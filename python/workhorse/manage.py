@@ -67,6 +67,9 @@ class ScheduleInfo:
     """The stored definition: `cron`/`every_ms`/`at`, `timezone`, `args`, options."""
     created_at: datetime
     updated_at: datetime
+    owner: str | None = None
+    """The app whose declared set holds it (`Workhorse.name`); `None`: made at run time
+    (`set_schedule`, the HTTP API or the CLI)."""
 
     @classmethod
     def from_view(cls, view: dict[str, Any]) -> ScheduleInfo:
@@ -80,6 +83,7 @@ class ScheduleInfo:
             last_job_id=view.get("last_job"),
             history=[Fire.from_view(f) for f in view.get("history", [])],
             definition=view["definition"],
+            owner=view.get("owner"),
             created_at=parse_time(view["created_at"]),
             updated_at=parse_time(view["updated_at"]),
         )

@@ -1,18 +1,20 @@
 """Schedules declared in code with `@wh.cron(...)` and `@wh.every(...)`.
 
 A schedule lives in the server, which turns each fire into exactly one job however many
-replicas declare it (docs/schedules.md). Declaring is an upsert: workers declare their
-app's schedules at start, so every replica may do it.
+replicas declare it (docs/schedules.md). Workers declare their app's whole set at start,
+owned by the app's name: declaring an unchanged set changes nothing, so every replica may do
+it, and a schedule removed from the code is deleted from the server.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from workhorse import _json
-from workhorse.options import Duration, milliseconds, rfc3339
+from workhorse.options import Backoff, Duration, milliseconds, rfc3339
 
 __all__ = ["Schedule"]
 
@@ -37,6 +39,12 @@ class Schedule:
     priority: int | None = None
     max_attempts: int | None = None
     timeout: Duration | None = None
+    backoff: Backoff | None = None
+    expires: Duration | None = None
+    """A fire's job not started this long after its fire time expires."""
+    concurrency_key: str | None = None
+    concurrency_limit: int | None = None
+    metadata: Mapping[str, Any] | None = None
     misfire: str | None = None
     """`"coalesce"` (default: one run for many missed fires), `"skip"`, or `"all:N"` (run
     each of the latest N missed fires)."""
@@ -64,6 +72,11 @@ class Schedule:
             "priority": self.priority,
             "max_attempts": self.max_attempts,
             "timeout_ms": _ms(self.timeout, "timeout"),
+            "backoff": None if self.backoff is None else self.backoff.document(),
+            "expires_ms": _ms(self.expires, "expires"),
+            "concurrency_key": self.concurrency_key,
+            "concurrency_limit": self.concurrency_limit,
+            "metadata": None if self.metadata is None else dict(self.metadata),
             "misfire": _misfire(self.misfire),
             "grace_ms": _ms(self.grace, "grace"),
             "overlap": self.overlap,
@@ -71,7 +84,11 @@ class Schedule:
         }
         document.update({k: v for k, v in optional.items() if v is not None})
         _json.check_serializable(
-            [("args", document.get("args")), ("kwargs", document.get("kwargs"))],
+            [
+                ("args", document.get("args")),
+                ("kwargs", document.get("kwargs")),
+                ("metadata", document.get("metadata")),
+            ],
             f"schedule {self.name!r}",
         )
         return document

@@ -146,10 +146,8 @@ class WorkhorseEnv:
         )
         self._thread.start()
         started.wait()
-        if self.app.schedules:
-            self._wait_for(
-                self.worker.schedules_declared, "the schedules to be declared"
-            )
+        # Even an app without schedules declares its (empty) set.
+        self._wait_for(self.worker.schedules_declared, "the schedules to be declared")
 
     def _wait_for(self, event: threading.Event, what: str) -> None:
         deadline = time.monotonic() + 30

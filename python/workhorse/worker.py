@@ -135,7 +135,7 @@ class Worker:
         declaring = None
         try:
             native = self._start_session()
-            if self._declare_schedules and self.app.schedules:
+            if self._declare_schedules and self.app.name is not None:
                 declaring = asyncio.get_running_loop().create_task(self._declare())
             else:
                 self.schedules_declared.set()
@@ -154,8 +154,9 @@ class Worker:
             raise self._refused
 
     async def _declare(self) -> None:
-        """Upserts the app's schedules, retrying while the server is unreachable (as the
-        session reconnects); a refused definition stops the worker, as it is a bug."""
+        """Declares the app's set of schedules (owned by the app's name), retrying while
+        the server is unreachable (as the session reconnects); a refused set stops the
+        worker, as it is a bug (a bad definition, or a name another owner holds)."""
         delay = 0.5
         while True:
             try:
@@ -165,12 +166,18 @@ class Worker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
             except ApiError as error:
-                logger.error("the server refused a schedule: %s", error)
+                logger.error(
+                    "the server refused the schedules of %r: %s", self.app.name, error
+                )
                 self._refused = error
                 self.stop()
                 return
             else:
-                logger.info("declared %d schedule(s)", len(self.app.schedules))
+                logger.info(
+                    "declared %d schedule(s) as owner %r",
+                    len(self.app.schedules),
+                    self.app.name,
+                )
                 self.schedules_declared.set()
                 return
 

@@ -206,6 +206,11 @@ fn state(schedule: &ScheduleView) -> &'static str {
     if schedule.paused { "paused" } else { "active" }
 }
 
+/// The app whose declared set holds the schedule; `-`: made at run time.
+fn owner(schedule: &ScheduleView) -> &str {
+    schedule.owner.as_deref().unwrap_or("-")
+}
+
 fn print_list(schedules: Vec<ScheduleView>, json: bool) -> anyhow::Result<()> {
     if json {
         return output::json(&ScheduleListResponse { schedules });
@@ -214,6 +219,7 @@ fn print_list(schedules: Vec<ScheduleView>, json: bool) -> anyhow::Result<()> {
         "SCHEDULE",
         "WHEN",
         "TASK",
+        "OWNER",
         "STATUS",
         "NEXT FIRE",
         "LAST FIRE",
@@ -223,6 +229,7 @@ fn print_list(schedules: Vec<ScheduleView>, json: bool) -> anyhow::Result<()> {
             s.name.clone(),
             timing(s),
             s.definition.task.clone(),
+            owner(s).to_owned(),
             state(s).to_owned(),
             output::time(s.next_fire_at),
             output::time(s.last_fire_at),
@@ -240,6 +247,7 @@ fn print_one(s: &ScheduleView) {
         s.definition.task,
         state(s)
     );
+    println!("owner: {}", owner(s));
     println!("next fire: {}", output::time(s.next_fire_at));
     for fire in &s.next_fires {
         println!("  then {fire}");

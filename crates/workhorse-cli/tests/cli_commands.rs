@@ -7,7 +7,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use workhorse_client::Client;
 use workhorse_protocol::{
-    ErrorReport, FailRequest, FetchRequest, JobListResponse, JobView, QueueView,
+    ErrorReport, FailRequest, FetchRequest, JobListResponse, JobView, QueueView, ScheduleRequest,
+    ScheduleSetRequest,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_workhorse");
@@ -336,4 +337,42 @@ fn the_api_token_comes_from_the_flag_or_the_environment() {
         .output()
         .expect("run workhorse");
     assert!(output.status.success(), "{output:?}");
+}
+
+#[test]
+fn schedules_list_shows_which_app_owns_each() {
+    let server = Server::start();
+    server.ok(&["schedules", "set", "by-hand", "t", "--cron", "0 3 * * *"]);
+    let request = ScheduleSetRequest {
+        schedules: [(
+            "nightly".to_owned(),
+            ScheduleRequest {
+                cron: Some("0 4 * * *".to_owned()),
+                task: "t".to_owned(),
+                ..ScheduleRequest::default()
+            },
+        )]
+        .into(),
+    };
+    let client = Client::new(&server.url).expect("client");
+    Server::runtime()
+        .block_on(client.declare_schedule_set("app.tasks", &request))
+        .expect("declare set");
+    let table = server.ok(&["schedules", "list"]);
+    let row = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} listed in {table}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        table.lines().next().is_some_and(|h| h.contains("OWNER")),
+        "{table}"
+    );
+    assert!(row("nightly").contains(&"app.tasks"), "{table}");
+    assert!(row("by-hand").contains(&"-"), "{table}");
+    let shown = server.ok(&["schedules", "get", "nightly"]);
+    assert!(shown.contains("owner: app.tasks"), "{shown}");
 }

@@ -1,10 +1,12 @@
-//! Schedules over HTTP: declare, list, show, delete, pause, resume, trigger.
+//! Schedules over HTTP: declare one or an owner's set, list, show, delete, pause, resume,
+//! trigger.
 
 use crate::client::{Client, path_segment};
 use crate::error::ClientError;
 use reqwest::Method;
 use workhorse_protocol::{
-    FireView, ScheduleListResponse, ScheduleRequest, ScheduleUpsertResponse, ScheduleView,
+    FireView, ScheduleListResponse, ScheduleRequest, ScheduleSetRequest, ScheduleSetResponse,
+    ScheduleUpsertResponse, ScheduleView,
 };
 
 /// The empty JSON object sent as the body of action endpoints.
@@ -20,6 +22,18 @@ impl Client {
         request: &ScheduleRequest,
     ) -> Result<ScheduleUpsertResponse, ClientError> {
         let path = format!("/v1/schedules/{}", path_segment(name));
+        Ok(self.call(Method::PUT, &path, Some(request)).await?.body)
+    }
+
+    /// `PUT /v1/schedule-sets/{owner}`: declares `owner`'s whole set of schedules in one
+    /// transaction; the owner's schedules missing from it are deleted. A name held by another
+    /// owner, or by a schedule made at run time, is refused (409) and nothing changes.
+    pub async fn declare_schedule_set(
+        &self,
+        owner: &str,
+        request: &ScheduleSetRequest,
+    ) -> Result<ScheduleSetResponse, ClientError> {
+        let path = format!("/v1/schedule-sets/{}", path_segment(owner));
         Ok(self.call(Method::PUT, &path, Some(request)).await?.body)
     }
 

@@ -36,9 +36,21 @@ pub enum EngineError {
     /// No workflow has this id.
     #[error("no workflow with id {0}")]
     UnknownWorkflow(workhorse_core::WorkflowId),
+    /// A schedule set names a schedule held by another owner (`None`: made at run time);
+    /// nothing of the set was stored.
+    #[error("schedule {name:?} is {}; no schedule of this set was stored", owned_by(.owner.as_deref()))]
+    ScheduleOwned { name: String, owner: Option<String> },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Who holds a schedule, as an error message says it.
+fn owned_by(owner: Option<&str>) -> String {
+    match owner {
+        Some(owner) => format!("declared by {owner:?}"),
+        None => "made at run time (no owner)".to_owned(),
+    }
 }
 
 /// An [`InvalidJob`] for `field`.

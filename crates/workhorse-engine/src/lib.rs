@@ -44,8 +44,9 @@ pub use workflows::WORKFLOW_FIELD;
 // Re-exported so that the HTTP layer depends on the engine alone, not on the store.
 pub use workhorse_store::{
     Ack, AckKind, AckOutcome, AckRefusal, Beat, Fire, FireOutcome, HeartbeatOutcome, JobListParams,
-    LeaderBackend, QueueInfo, QueueUpdateParams, RedriveSelector, Schedule, ScheduleDefinition,
-    ScheduleJob, SingleNode, StoreError, Workflow,
+    LeaderBackend, MAX_SCHEDULES_PER_SET, QueueInfo, QueueUpdateParams, RedriveSelector, Schedule,
+    ScheduleDefinition, ScheduleJob, ScheduleUpserted, SetSchedule, SingleNode, StoreError,
+    Workflow,
 };
 
 use signal::{FinishWaiters, ReadySignal, ScheduleHint};

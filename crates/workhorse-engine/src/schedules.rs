@@ -6,8 +6,9 @@ use crate::{Engine, EngineError, ScheduleFirer};
 use workhorse_core::limits::MAX_NAME_LEN;
 use workhorse_core::{ScheduleError, Timestamp};
 use workhorse_store::{
-    Fire, Schedule, ScheduleDefinition, ScheduleHistoryParams, ScheduleSetPausedParams,
-    ScheduleTriggerParams, ScheduleUpsertParams, ScheduleUpserted,
+    Fire, MAX_SCHEDULES_PER_SET, Schedule, ScheduleDeclareSetParams, ScheduleDefinition,
+    ScheduleHistoryParams, ScheduleSetDeclared, ScheduleSetPausedParams, ScheduleTriggerParams,
+    ScheduleUpsertParams, ScheduleUpserted, SetSchedule,
 };
 
 /// Fires a schedule detail shows by default.
@@ -45,6 +46,51 @@ impl Engine {
             self.inner.schedules_changed.notify_one();
         }
         Ok(upserted)
+    }
+
+    /// Declares `owner`'s whole set of schedules: each upserted as by
+    /// [`Engine::schedule_upsert`], the owner's others deleted, in one store transaction.
+    /// Every definition is validated first, and a name held by another owner (or made at
+    /// run time) refuses the set ([`EngineError::ScheduleOwned`]): nothing is stored then.
+    /// Returns the upserts in the order given and the names deleted.
+    pub async fn schedule_declare_set(
+        &self,
+        owner: String,
+        schedules: Vec<SetSchedule>,
+    ) -> Result<(Vec<ScheduleUpserted>, Vec<String>), EngineError> {
+        check_owner(&owner)?;
+        if schedules.len() > MAX_SCHEDULES_PER_SET {
+            return Err(EngineError::TooMany {
+                what: "schedules",
+                size: schedules.len(),
+                limit: MAX_SCHEDULES_PER_SET,
+            });
+        }
+        let now = self.now();
+        for member in &schedules {
+            let def = &member.definition;
+            check_name(&def.name)?;
+            def.job.new_job(&def.name, now).validate()?;
+        }
+        let params = ScheduleDeclareSetParams {
+            now,
+            owner,
+            schedules,
+        };
+        match self
+            .write(self.inner.store.schedule_declare_set(params))
+            .await?
+        {
+            ScheduleSetDeclared::Declared { upserted, deleted } => {
+                if !deleted.is_empty() || upserted.iter().any(|u| u.changed) {
+                    self.inner.schedules_changed.notify_one();
+                }
+                Ok((upserted, deleted))
+            }
+            ScheduleSetDeclared::Conflict { name, owner } => {
+                Err(EngineError::ScheduleOwned { name, owner })
+            }
+        }
     }
 
     /// One schedule; `None` if unknown.
@@ -123,6 +169,17 @@ pub fn next_fires(schedule: &Schedule, now: Timestamp, count: usize) -> Vec<Time
         }
     }
     fires
+}
+
+/// An owner is named like a schedule (it appears in the path of its set).
+fn check_owner(owner: &str) -> Result<(), EngineError> {
+    check_name(owner).map_err(|err| match err {
+        EngineError::Invalid(refused) => invalid(
+            "owner",
+            refused.message.replace("a schedule name", "an owner"),
+        ),
+        other => other,
+    })
 }
 
 fn check_name(name: &str) -> Result<(), EngineError> {

@@ -3,9 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempDir;
-use workhorse_core::{Json, ManualClock, Misfire, Overlap, ScheduleSpec, Timestamp};
+use workhorse_core::{Backoff, Json, ManualClock, Misfire, Overlap, ScheduleSpec, Timestamp};
 use workhorse_engine::{Engine, EngineConfig, EngineError, next_fires, schedule_invalid};
-use workhorse_store::{FireOutcome, JobListParams, ScheduleDefinition, ScheduleJob};
+use workhorse_store::{
+    FireOutcome, JobListParams, MAX_SCHEDULES_PER_SET, ScheduleDefinition, ScheduleJob, SetSchedule,
+};
 use workhorse_store_sqlite::SqliteStore;
 
 fn fixture() -> (Engine, ManualClock, TempDir) {
@@ -31,7 +33,12 @@ fn definition(name: &str, spec: ScheduleSpec) -> ScheduleDefinition {
             args: Json::empty_array(),
             kwargs: Json::empty_object(),
             max_attempts: 3,
+            backoff: Backoff::default(),
             timeout: None,
+            expires: None,
+            concurrency_key: None,
+            concurrency_limit: 1,
+            metadata: None,
         },
         misfire: Misfire::Coalesce,
         // No grace: a pass after a pause makes one job (the on-time fire), however long.
@@ -178,4 +185,141 @@ async fn bad_definitions_name_the_field_and_store_nothing() {
         .expect_err("bad name");
     assert!(matches!(err, EngineError::Invalid(ref i) if i.field == "name"));
     assert!(engine.schedule_list().await.expect("list").is_empty());
+}
+
+fn set_of(names: &[&str]) -> Vec<SetSchedule> {
+    names
+        .iter()
+        .map(|name| SetSchedule {
+            definition: definition(name, every_second()),
+            paused: None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_declared_set_replaces_its_owners_schedules_only() {
+    let (engine, _clock, _dir) = fixture();
+    engine
+        .schedule_upsert(definition("runtime", every_second()), None)
+        .await
+        .expect("runtime upsert");
+    let (upserted, deleted) = engine
+        .schedule_declare_set("app".to_owned(), set_of(&["a", "b"]))
+        .await
+        .expect("declare");
+    assert_eq!(upserted.len(), 2);
+    assert!(deleted.is_empty());
+    let (_, deleted) = engine
+        .schedule_declare_set("app".to_owned(), set_of(&["b"]))
+        .await
+        .expect("declare again");
+    assert_eq!(deleted, ["a"]);
+    let names: Vec<_> = engine
+        .schedule_list()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|s| (s.definition.name, s.owner))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("b".to_owned(), Some("app".to_owned())),
+            ("runtime".to_owned(), None)
+        ]
+    );
+
+    let err = engine
+        .schedule_declare_set("other".to_owned(), set_of(&["b"]))
+        .await
+        .expect_err("b is app's");
+    assert_eq!(
+        err.to_string(),
+        "schedule \"b\" is declared by \"app\"; no schedule of this set was stored"
+    );
+    let err = engine
+        .schedule_declare_set("app".to_owned(), set_of(&["runtime"]))
+        .await
+        .expect_err("runtime has no owner");
+    assert!(matches!(
+        err,
+        EngineError::ScheduleOwned { owner: None, .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_set_is_validated_before_anything_is_stored() {
+    let (engine, _clock, _dir) = fixture();
+    let mut set = set_of(&["good"]);
+    set.push(SetSchedule {
+        definition: definition("has space", every_second()),
+        paused: None,
+    });
+    let err = engine
+        .schedule_declare_set("app".to_owned(), set)
+        .await
+        .expect_err("bad name");
+    assert!(matches!(err, EngineError::Invalid(ref i) if i.field == "name"));
+    let err = engine
+        .schedule_declare_set("bad owner".to_owned(), set_of(&[]))
+        .await
+        .expect_err("bad owner");
+    assert!(
+        matches!(err, EngineError::Invalid(ref i) if i.field == "owner"),
+        "{err:?}"
+    );
+    let names: Vec<String> = (0..=MAX_SCHEDULES_PER_SET)
+        .map(|i| format!("s{i}"))
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let err = engine
+        .schedule_declare_set("app".to_owned(), set_of(&names))
+        .await
+        .expect_err("too many");
+    assert!(matches!(
+        err,
+        EngineError::TooMany {
+            what: "schedules",
+            ..
+        }
+    ));
+    assert!(engine.schedule_list().await.expect("list").is_empty());
+}
+
+#[tokio::test]
+async fn a_fired_job_carries_the_schedules_task_options() {
+    let (engine, clock, _dir) = fixture();
+    let service = engine.schedule_firer();
+    let mut def = definition("report", every_second());
+    def.job.backoff = Backoff {
+        base_ms: 2_000,
+        max_ms: 20_000,
+    };
+    def.job.expires = Some(Duration::from_secs(60));
+    def.job.concurrency_key = Some("reports".to_owned());
+    def.job.concurrency_limit = 3;
+    def.job.metadata = Some(Json::from_raw(r#"{"owner":"billing"}"#).expect("json"));
+    engine.schedule_upsert(def, None).await.expect("upsert");
+    clock.advance(Duration::from_secs(1));
+    let fires = service.run_once(engine.now()).await.expect("fire");
+    let FireOutcome::Job(id) = fires[0].outcome else {
+        panic!("skipped: {:?}", fires[0]);
+    };
+    let job = engine.get(id).await.expect("the job");
+    assert_eq!(job.backoff.base_ms, 2_000);
+    assert_eq!(job.backoff.max_ms, 20_000);
+    assert_eq!(
+        job.expires_at,
+        Some(workhorse_core::clock::add(
+            fires[0].fire_at,
+            Duration::from_secs(60)
+        ))
+    );
+    assert_eq!(job.concurrency_key.as_deref(), Some("reports"));
+    assert_eq!(job.concurrency_limit, 3);
+    assert_eq!(
+        job.metadata.as_ref().map(Json::get),
+        Some(r#"{"owner":"billing"}"#)
+    );
 }

@@ -21,8 +21,8 @@ pub use jobs::{
 pub use problem::Problem;
 pub use queues::{QueueListResponse, QueuePatch, QueueView};
 pub use schedules::{
-    FireView, ScheduleGetQuery, ScheduleListResponse, ScheduleRequest, ScheduleUpsertResponse,
-    ScheduleView,
+    FireView, ScheduleGetQuery, ScheduleListResponse, ScheduleRequest, ScheduleSetRequest,
+    ScheduleSetResponse, ScheduleUpsertResponse, ScheduleView,
 };
 pub use sessions::{WorkerListResponse, WorkerView};
 pub use trace::TraceParent;

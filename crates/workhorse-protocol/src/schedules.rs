@@ -1,9 +1,11 @@
-//! Schedules over HTTP: `PUT /v1/schedules/{name}` declares one, `GET` shows them with
-//! their next fire times and recent fires.
+//! Schedules over HTTP: `PUT /v1/schedules/{name}` declares one, `PUT
+//! /v1/schedule-sets/{owner}` declares an app's whole set, `GET` shows them with their next
+//! fire times and recent fires.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
-use workhorse_core::{JobId, Json, Misfire, Overlap, Timestamp};
+use workhorse_core::{Backoff, JobId, Json, Misfire, Overlap, Timestamp};
 
 /// `PUT /v1/schedules/{name}`: exactly one of `cron`, `every_ms` or `at`. Declaring the
 /// same schedule again changes nothing.
@@ -44,6 +46,22 @@ pub struct ScheduleRequest {
     pub max_attempts: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    /// Exponential backoff between attempts of each job, with full jitter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub backoff: Option<Backoff>,
+    /// A job not started this many milliseconds after its fire time expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_ms: Option<u64>,
+    /// At most `concurrency_limit` (default 1) jobs with this key run at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency_limit: Option<u32>,
+    /// Free-form JSON kept with each job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Json>,
     /// `"coalesce"` (default), `"skip"` or `{"all": {"max": N}}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -78,6 +96,10 @@ pub struct FireView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ScheduleView {
     pub name: String,
+    /// The app that declares it with its set (`PUT /v1/schedule-sets/{owner}`); absent: made
+    /// at run time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     /// The definition, in the shape `PUT` takes (without `paused`).
     pub definition: ScheduleRequest,
     pub paused: bool,
@@ -108,6 +130,23 @@ pub struct ScheduleUpsertResponse {
     /// `false`: the same definition was already stored; nothing changed.
     pub changed: bool,
     pub schedule: ScheduleView,
+}
+
+/// `PUT /v1/schedule-sets/{owner}`: every schedule the owner declares, by name (at most
+/// 1,000). The owner's schedules missing here are deleted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSetRequest {
+    pub schedules: BTreeMap<String, ScheduleRequest>,
+}
+
+/// The answer to `PUT /v1/schedule-sets/{owner}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ScheduleSetResponse {
+    /// Each schedule of the set, by name, as declared.
+    pub schedules: Vec<ScheduleUpsertResponse>,
+    /// The owner's schedules the set left out, deleted.
+    pub deleted: Vec<String>,
 }
 
 /// `GET /v1/schedules`.

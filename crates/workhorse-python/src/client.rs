@@ -9,7 +9,7 @@ use serde::Serialize;
 use std::future::Future;
 use workhorse_client::{ClientError, DEFAULT_URL, TOKEN_ENV, URL_ENV};
 use workhorse_core::WorkflowId;
-use workhorse_protocol::{EnqueueRequest, ScheduleRequest, WorkflowRequest};
+use workhorse_protocol::{EnqueueRequest, ScheduleRequest, ScheduleSetRequest, WorkflowRequest};
 
 /// An HTTP client of one server. Cheap to share between threads and event loops.
 #[pyclass(frozen, name = "Client", module = "workhorse._native")]
@@ -112,6 +112,19 @@ impl NativeClient {
 
     fn upsert_schedule_sync(&self, py: Python<'_>, name: &str, definition: &str) -> Answer {
         block_on(py, self.upsert_schedule_call(name, definition)?)
+    }
+
+    fn declare_schedule_set<'py>(
+        &self,
+        py: Python<'py>,
+        owner: &str,
+        request: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.declare_schedule_set_call(owner, request)?)
+    }
+
+    fn declare_schedule_set_sync(&self, py: Python<'_>, owner: &str, request: &str) -> Answer {
+        block_on(py, self.declare_schedule_set_call(owner, request)?)
     }
 
     fn list_queues<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -292,6 +305,16 @@ impl NativeClient {
         let timeout = seconds("timeout", timeout)?;
         let client = self.client.clone();
         Ok(async move { json(client.wait_for_result(id, timeout).await) })
+    }
+
+    fn declare_schedule_set_call(
+        &self,
+        owner: &str,
+        request: &str,
+    ) -> PyResult<impl Future<Output = Answer> + 'static> {
+        let request: ScheduleSetRequest = parse_request("schedule set", request)?;
+        let (client, owner) = (self.client.clone(), owner.to_owned());
+        Ok(async move { json(client.declare_schedule_set(&owner, &request).await) })
     }
 
     fn upsert_schedule_call(

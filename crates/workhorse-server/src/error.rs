@@ -10,7 +10,7 @@
 //! | no or an unknown API token (auth on) | 401 |
 //! | a token whose role may not do this | 403 |
 //! | unknown job, unknown route | 404 |
-//! | stale `lease_id`; retry of a job that is not dead | 409 |
+//! | stale `lease_id`; retry of a job that is not dead; a schedule set naming a schedule it does not own | 409 |
 //! | method not allowed | 405 |
 //! | store unavailable | 503 |
 //! | anything else (a bug) | 500 |
@@ -226,6 +226,11 @@ impl From<EngineError> for ApiError {
                     "Job not redrivable",
                     err.to_string(),
                 )
+            }
+            EngineError::ScheduleOwned { .. } => {
+                let status = StatusCode::CONFLICT;
+                ApiError::new(status, "schedule-owned", "Schedule owned", err.to_string())
+                    .with_field("schedules")
             }
             EngineError::Store(store) => store.into(),
         }

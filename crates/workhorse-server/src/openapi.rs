@@ -15,7 +15,8 @@ use workhorse_protocol::{
     ChordStep, WorkflowJobView, WorkflowRequest, WorkflowState, WorkflowStep, WorkflowView,
 };
 use workhorse_protocol::{
-    FireView, ScheduleListResponse, ScheduleRequest, ScheduleUpsertResponse, ScheduleView,
+    FireView, ScheduleListResponse, ScheduleRequest, ScheduleSetRequest, ScheduleSetResponse,
+    ScheduleUpsertResponse, ScheduleView,
 };
 
 /// The Workhorse HTTP API.
@@ -31,7 +32,7 @@ use workhorse_protocol::{
         worker::fetch, worker::heartbeat, worker::complete, worker::fail, worker::ack,
         queues::list, queues::update,
         schedules::upsert, schedules::list, schedules::get, schedules::delete,
-        schedules::pause, schedules::resume, schedules::trigger,
+        schedules::pause, schedules::resume, schedules::trigger, schedules::declare_set,
         workflows::enqueue, workflows::get, workflows::cancel,
         ws::connect, ws::list,
         health::healthz, health::readyz, health::openapi,
@@ -44,7 +45,8 @@ use workhorse_protocol::{
         AckItem, AckRequest, AckResponse, AckResult, AckOutcomeView, JobLeaseRef, WsBeat,
         WsBeatResult, WsStep, ClientMessage, ServerMessage, QueueView, QueueListResponse, QueuePatch,
         WorkerListResponse, WorkerView, Problem, ScheduleRequest, ScheduleView,
-        ScheduleUpsertResponse, ScheduleListResponse, FireView, WorkflowRequest, WorkflowStep,
+        ScheduleUpsertResponse, ScheduleListResponse, ScheduleSetRequest, ScheduleSetResponse,
+        FireView, WorkflowRequest, WorkflowStep,
         ChordStep, WorkflowView, WorkflowJobView, WorkflowState,
     )),
     tags(

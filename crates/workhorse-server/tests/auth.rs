@@ -43,6 +43,7 @@ const TABLE: &[(&str, &str, Need)] = &[
     ("POST", "/v1/schedules/{name}/resume", Some(Role::Admin)),
     ("POST", "/v1/schedules/{name}/trigger", Some(Role::Producer)),
     ("DELETE", "/v1/schedules/{name}", Some(Role::Admin)),
+    ("PUT", "/v1/schedule-sets/{owner}", Some(Role::Worker)),
     ("POST", "/v1/workflows", Some(Role::Producer)),
     ("GET", "/v1/workflows/{id}", Some(Role::Viewer)),
     ("POST", "/v1/workflows/{id}/cancel", Some(Role::Producer)),
@@ -262,6 +263,10 @@ fn request_for(route: &str, jobs: &Seeded) -> (String, Value) {
         "/v1/schedules/{name}" => (
             "/v1/schedules/nightly".into(),
             json!({"every_ms": 60000, "task": "t"}),
+        ),
+        "/v1/schedule-sets/{owner}" => (
+            "/v1/schedule-sets/app".into(),
+            json!({"schedules": {"app-nightly": {"every_ms": 60000, "task": "t"}}}),
         ),
         "/v1/schedules/{name}/pause"
         | "/v1/schedules/{name}/resume"

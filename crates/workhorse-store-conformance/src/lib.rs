@@ -29,6 +29,7 @@ mod lease;
 mod list;
 mod queues;
 mod schedule;
+mod schedule_set;
 mod time;
 mod workflow;
 
@@ -41,6 +42,7 @@ pub use lease::*;
 pub use list::*;
 pub use queues::*;
 pub use schedule::*;
+pub use schedule_set::*;
 pub use time::*;
 pub use workflow::*;
 
@@ -123,6 +125,12 @@ macro_rules! conformance_tests {
             schedule_overlap_skip,
             schedule_pause_trigger_resume,
             concurrent_fire_due_never_duplicates,
+            schedule_set_deletes_what_it_leaves_out,
+            schedule_set_keeps_runtime_and_other_owners,
+            schedule_set_conflict_changes_nothing,
+            schedule_set_empty_deletes_all_of_the_owner,
+            schedule_set_is_bounded,
+            schedule_job_carries_the_task_options,
             workflow_chain_passes_results_on,
             workflow_chord_callback_gets_results_in_order,
             workflow_failed_parent_cancels_dependants,

@@ -3,7 +3,7 @@
 
 use super::{at, fetch, get, json, t0};
 use std::time::Duration;
-use workhorse_core::{Job, JobState, Misfire, Overlap, ScheduleSpec, Timestamp};
+use workhorse_core::{Backoff, Job, JobState, Misfire, Overlap, ScheduleSpec, Timestamp};
 use workhorse_store::{
     Fire, FireOutcome, JobListParams, SKIPPED_OVERLAP, ScheduleDefinition, ScheduleFireDueParams,
     ScheduleHistoryParams, ScheduleJob, ScheduleSetPausedParams, ScheduleTriggerParams,
@@ -11,7 +11,7 @@ use workhorse_store::{
 };
 
 /// A schedule `name` firing every 10 s from [`t0`], making `tick` jobs on `default`.
-fn every_ten(name: &str) -> ScheduleDefinition {
+pub(crate) fn every_ten(name: &str) -> ScheduleDefinition {
     ScheduleDefinition {
         name: name.to_owned(),
         spec: ScheduleSpec::every(Duration::from_secs(10), t0()).expect("a valid interval"),
@@ -22,7 +22,12 @@ fn every_ten(name: &str) -> ScheduleDefinition {
             args: json("[1]"),
             kwargs: json("{}"),
             max_attempts: 2,
+            backoff: Backoff::default(),
             timeout: None,
+            expires: None,
+            concurrency_key: None,
+            concurrency_limit: 1,
+            metadata: None,
         },
         misfire: Misfire::Coalesce,
         grace: Duration::from_secs(1),
@@ -30,7 +35,11 @@ fn every_ten(name: &str) -> ScheduleDefinition {
     }
 }
 
-async fn upsert(store: &dyn Store, now: Timestamp, def: ScheduleDefinition) -> ScheduleUpserted {
+pub(crate) async fn upsert(
+    store: &dyn Store,
+    now: Timestamp,
+    def: ScheduleDefinition,
+) -> ScheduleUpserted {
     store
         .schedule_upsert(ScheduleUpsertParams {
             now,
@@ -41,7 +50,7 @@ async fn upsert(store: &dyn Store, now: Timestamp, def: ScheduleDefinition) -> S
         .expect("upsert")
 }
 
-async fn fire_due(store: &dyn Store, now: Timestamp) -> Vec<Fire> {
+pub(crate) async fn fire_due(store: &dyn Store, now: Timestamp) -> Vec<Fire> {
     store
         .schedule_fire_due(ScheduleFireDueParams { now, limit: 100 })
         .await
@@ -52,7 +61,7 @@ fn fire_times(fires: &[Fire]) -> Vec<Timestamp> {
     fires.iter().map(|f| f.fire_at).collect()
 }
 
-async fn job_of(store: &dyn Store, fire: &Fire) -> Job {
+pub(crate) async fn job_of(store: &dyn Store, fire: &Fire) -> Job {
     match fire.outcome {
         FireOutcome::Job(id) => get(store, id).await,
         FireOutcome::Skipped(ref why) => panic!("the fire was skipped: {why}"),

@@ -27,6 +27,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "queue_counts",
         include_str!("../migrations/0005_queue_counts.sql"),
     ),
+    (
+        6,
+        "schedule_sets",
+        include_str!("../migrations/0006_schedule_sets.sql"),
+    ),
 ];
 
 /// The advisory lock key that serializes migrations within one database.

@@ -16,8 +16,9 @@ use workhorse_store::{
     Store, StoreError,
 };
 use workhorse_store::{
-    Fire, Schedule, ScheduleFireDueParams, ScheduleHistoryParams, ScheduleSetPausedParams,
-    ScheduleTriggerParams, ScheduleUpsertParams, ScheduleUpserted,
+    Fire, Schedule, ScheduleDeclareSetParams, ScheduleFireDueParams, ScheduleHistoryParams,
+    ScheduleSetDeclared, ScheduleSetPausedParams, ScheduleTriggerParams, ScheduleUpsertParams,
+    ScheduleUpserted,
 };
 use workhorse_store::{Workflow, WorkflowCancelParams, WorkflowInsertParams};
 
@@ -113,6 +114,13 @@ impl Store for PgStore {
         params: ScheduleUpsertParams,
     ) -> Result<ScheduleUpserted, StoreError> {
         Ok(schedule::upsert(&self.inner.db, params).await?)
+    }
+
+    async fn schedule_declare_set(
+        &self,
+        params: ScheduleDeclareSetParams,
+    ) -> Result<ScheduleSetDeclared, StoreError> {
+        Ok(schedule::declare_set(&self.inner.db, params).await?)
     }
 
     async fn schedule_get(&self, name: &str) -> Result<Option<Schedule>, StoreError> {

@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_queue_counts.sql")),
     (4, include_str!("../migrations/0004_workflows.sql")),
     (5, include_str!("../migrations/0005_list_indexes.sql")),
+    (6, include_str!("../migrations/0006_schedule_sets.sql")),
 ];
 
 /// Enough for every distinct statement the store prepares, so none is evicted and re-parsed.

@@ -15,8 +15,9 @@ use workhorse_store::{
     Store, StoreError,
 };
 use workhorse_store::{
-    Fire, Schedule, ScheduleFireDueParams, ScheduleHistoryParams, ScheduleSetPausedParams,
-    ScheduleTriggerParams, ScheduleUpsertParams, ScheduleUpserted,
+    Fire, Schedule, ScheduleDeclareSetParams, ScheduleFireDueParams, ScheduleHistoryParams,
+    ScheduleSetDeclared, ScheduleSetPausedParams, ScheduleTriggerParams, ScheduleUpsertParams,
+    ScheduleUpserted,
 };
 use workhorse_store::{Workflow, WorkflowCancelParams, WorkflowInsertParams};
 
@@ -134,6 +135,15 @@ impl Store for SqliteStore {
     ) -> Result<ScheduleUpserted, StoreError> {
         self.writer
             .write(move |tx| schedule::upsert(tx.conn(), &params))
+            .await
+    }
+
+    async fn schedule_declare_set(
+        &self,
+        params: ScheduleDeclareSetParams,
+    ) -> Result<ScheduleSetDeclared, StoreError> {
+        self.writer
+            .write(move |tx| schedule::declare_set(tx.conn(), &params))
             .await
     }
 

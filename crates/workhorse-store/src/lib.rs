@@ -148,10 +148,24 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts the schedule, or updates the one of that name. The same definition changes
     /// nothing (`changed: false`, `next_fire_at` kept); a new one is stored and its
     /// `next_fire_at` recomputed as the first fire after `now`. `paused`, when given, is set.
+    /// A new schedule has no owner; an existing one keeps its owner.
     async fn schedule_upsert(
         &self,
         params: ScheduleUpsertParams,
     ) -> Result<ScheduleUpserted, StoreError>;
+
+    /// Declares `owner`'s whole set of schedules in ONE transaction: every schedule of the
+    /// set is upserted by the rules of [`Store::schedule_upsert`] (owned by `owner`), and
+    /// every schedule owned by `owner` but missing from the set is deleted with its history.
+    /// Guard: a name of the set held by a schedule without that owner (another owner's, or
+    /// one made at run time) refuses the whole set with
+    /// [`ScheduleSetDeclared::Conflict`], changing nothing. Schedules of other owners and
+    /// ownerless ones are never touched. An empty set deletes all of `owner`'s schedules.
+    /// More than [`MAX_SCHEDULES_PER_SET`] schedules is [`StoreError::Invalid`].
+    async fn schedule_declare_set(
+        &self,
+        params: ScheduleDeclareSetParams,
+    ) -> Result<ScheduleSetDeclared, StoreError>;
 
     /// One schedule by name.
     async fn schedule_get(&self, name: &str) -> Result<Option<Schedule>, StoreError>;

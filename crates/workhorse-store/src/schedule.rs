@@ -7,7 +7,9 @@
 //! when two nodes fire at once or one fails over mid-way.
 
 use std::time::Duration;
-use workhorse_core::{JobId, Json, Misfire, NewJob, Overlap, ScheduleSpec, Timestamp};
+use workhorse_core::{
+    Backoff, JobId, Json, Misfire, NewJob, Overlap, ScheduleSpec, Timestamp, clock,
+};
 
 /// How long a finished job made by a schedule still holds its fire key: long past any
 /// failover, so that even a replayed fire finds the job it already made.
@@ -21,7 +23,11 @@ pub fn fire_key(name: &str, fire_at: Timestamp) -> String {
     format!("schedule:{name}:{fire_at}")
 }
 
-/// The job each fire of a schedule makes.
+/// Schedules one owner may declare in one set ([`crate::Store::schedule_declare_set`]).
+pub const MAX_SCHEDULES_PER_SET: usize = 1_000;
+
+/// The job each fire of a schedule makes: the task's options, all but its unique key (the
+/// fire key takes that place, so each fire makes one job).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScheduleJob {
     pub task: String,
@@ -32,21 +38,34 @@ pub struct ScheduleJob {
     /// A JSON object.
     pub kwargs: Json,
     pub max_attempts: u32,
+    pub backoff: Backoff,
     /// Time limit of one attempt.
     pub timeout: Option<Duration>,
+    /// A job not started this long after its fire time expires.
+    pub expires: Option<Duration>,
+    pub concurrency_key: Option<String>,
+    pub concurrency_limit: u32,
+    /// Free-form JSON kept with each job.
+    pub metadata: Option<Json>,
 }
 
 impl ScheduleJob {
     /// The new job for the fire at `fire_at` of schedule `name`: ready at once, keyed by
-    /// [`fire_key`], carrying `schedule` and `scheduled_for`.
+    /// [`fire_key`], carrying `schedule` and `scheduled_for`, expiring `expires` after
+    /// `fire_at` (the same for a replayed fire).
     pub fn new_job(&self, name: &str, fire_at: Timestamp) -> NewJob {
         let mut job = NewJob::new(self.task.clone());
         job.queue.clone_from(&self.queue);
         job.priority = self.priority;
         job.args = self.args.clone();
         job.kwargs = self.kwargs.clone();
+        job.metadata.clone_from(&self.metadata);
         job.max_attempts = self.max_attempts;
+        job.backoff = self.backoff;
         job.timeout = self.timeout;
+        job.expires_at = self.expires.map(|after| clock::add(fire_at, after));
+        job.concurrency_key.clone_from(&self.concurrency_key);
+        job.concurrency_limit = self.concurrency_limit;
         job.key = Some(fire_key(name, fire_at));
         job.key_window = Some(FIRE_KEY_WINDOW);
         job.schedule = Some(name.to_owned());
@@ -71,6 +90,9 @@ pub struct ScheduleDefinition {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Schedule {
     pub definition: ScheduleDefinition,
+    /// The app that declared it with its set ([`crate::Store::schedule_declare_set`]);
+    /// `None`: made at run time (one `schedule_upsert`), never deleted by a set.
+    pub owner: Option<String>,
     pub paused: bool,
     /// The next fire not yet dealt with; `None`: it never fires again.
     pub next_fire_at: Option<Timestamp>,
@@ -99,6 +121,35 @@ pub struct ScheduleUpserted {
     pub created: bool,
     /// Anything changed (always `true` when created).
     pub changed: bool,
+}
+
+/// One schedule of a declared set, with the paused state to set (`None`: keep).
+#[derive(Debug, Clone)]
+pub struct SetSchedule {
+    pub definition: ScheduleDefinition,
+    pub paused: Option<bool>,
+}
+
+/// For [`crate::Store::schedule_declare_set`]: every schedule `owner` declares, by name
+/// (at most [`MAX_SCHEDULES_PER_SET`]).
+#[derive(Debug, Clone)]
+pub struct ScheduleDeclareSetParams {
+    pub now: Timestamp,
+    pub owner: String,
+    pub schedules: Vec<SetSchedule>,
+}
+
+/// What [`crate::Store::schedule_declare_set`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScheduleSetDeclared {
+    /// The set is stored: each schedule upserted (in the order given), and the owner's
+    /// schedules missing from the set deleted (by name).
+    Declared {
+        upserted: Vec<ScheduleUpserted>,
+        deleted: Vec<String>,
+    },
+    /// Nothing changed: `name` already belongs to `owner` (`None`: made at run time).
+    Conflict { name: String, owner: Option<String> },
 }
 
 /// For [`crate::Store::schedule_set_paused`].

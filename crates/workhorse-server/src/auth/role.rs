@@ -101,7 +101,7 @@ pub fn required_role(method: &Method, route: Option<&str>, path: &str) -> Option
             | "/v1/jobs/{id}/complete"
             | "/v1/jobs/{id}/fail",
         )
-        | (&Method::PUT, "/v1/schedules/{name}") => Role::Worker,
+        | (&Method::PUT, "/v1/schedules/{name}" | "/v1/schedule-sets/{owner}") => Role::Worker,
         (&Method::GET | &Method::HEAD, _) => Role::Viewer,
         (
             &Method::POST,

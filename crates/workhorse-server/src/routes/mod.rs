@@ -40,6 +40,7 @@ pub(crate) fn api() -> Router<AppState> {
         .route("/v1/schedules/{name}/pause", post(schedules::pause))
         .route("/v1/schedules/{name}/resume", post(schedules::resume))
         .route("/v1/schedules/{name}/trigger", post(schedules::trigger))
+        .route("/v1/schedule-sets/{owner}", put(schedules::declare_set))
         .route("/v1/workflows", post(workflows::enqueue))
         .route("/v1/workflows/{id}", get(workflows::get))
         .route("/v1/workflows/{id}/cancel", post(workflows::cancel))

@@ -6,9 +6,10 @@ use std::time::Duration;
 use workhorse_core::queue::DEFAULT_QUEUE;
 use workhorse_core::{Json, ScheduleSpec, Timestamp, limits};
 use workhorse_engine::{
-    Fire, FireOutcome, Schedule, ScheduleDefinition, ScheduleJob, schedule_invalid,
+    Fire, FireOutcome, Schedule, ScheduleDefinition, ScheduleJob, ScheduleUpserted,
+    schedule_invalid,
 };
-use workhorse_protocol::{FireView, ScheduleRequest, ScheduleView};
+use workhorse_protocol::{FireView, ScheduleRequest, ScheduleUpsertResponse, ScheduleView};
 
 /// Late by at most this much, a fire runs whatever the misfire policy (default `grace_ms`).
 const DEFAULT_GRACE: Duration = Duration::from_secs(1);
@@ -29,7 +30,12 @@ pub(crate) fn definition(
             args: request.args.unwrap_or_else(Json::empty_array),
             kwargs: request.kwargs.unwrap_or_else(Json::empty_object),
             max_attempts: request.max_attempts.unwrap_or(limits::DEFAULT_MAX_ATTEMPTS),
+            backoff: request.backoff.unwrap_or_default(),
             timeout: request.timeout_ms.map(Duration::from_millis),
+            expires: expires(request.expires_ms)?,
+            concurrency_key: request.concurrency_key,
+            concurrency_limit: request.concurrency_limit.unwrap_or(1),
+            metadata: request.metadata,
         },
         misfire: request.misfire.unwrap_or_default(),
         grace: request
@@ -37,6 +43,15 @@ pub(crate) fn definition(
             .map_or(DEFAULT_GRACE, Duration::from_millis),
         overlap: request.overlap.unwrap_or_default(),
     })
+}
+
+fn expires(expires_ms: Option<u64>) -> Result<Option<Duration>, ApiError> {
+    match expires_ms {
+        Some(0) => Err(
+            ApiError::invalid("expires_ms must be at least 1".to_owned()).with_field("expires_ms"),
+        ),
+        other => Ok(other.map(Duration::from_millis)),
+    }
 }
 
 fn spec(request: &ScheduleRequest) -> Result<ScheduleSpec, ApiError> {
@@ -92,6 +107,11 @@ pub(crate) fn view(schedule: Schedule) -> ScheduleView {
         priority: Some(def.job.priority),
         max_attempts: Some(def.job.max_attempts),
         timeout_ms: def.job.timeout.map(|t| t.as_millis() as u64),
+        backoff: Some(def.job.backoff),
+        expires_ms: def.job.expires.map(|t| t.as_millis() as u64),
+        concurrency_key: def.job.concurrency_key,
+        concurrency_limit: Some(def.job.concurrency_limit),
+        metadata: def.job.metadata,
         misfire: Some(def.misfire),
         grace_ms: Some(def.grace.as_millis() as u64),
         overlap: Some(def.overlap),
@@ -110,6 +130,7 @@ pub(crate) fn view(schedule: Schedule) -> ScheduleView {
     }
     ScheduleView {
         name: def.name,
+        owner: schedule.owner,
         definition: request,
         paused: schedule.paused,
         next_fire_at: schedule.next_fire_at,
@@ -119,6 +140,15 @@ pub(crate) fn view(schedule: Schedule) -> ScheduleView {
         updated_at: schedule.updated_at,
         next_fires: Vec::new(),
         history: Vec::new(),
+    }
+}
+
+/// What a declaration of one schedule answers.
+pub(crate) fn upsert_response(upserted: ScheduleUpserted) -> ScheduleUpsertResponse {
+    ScheduleUpsertResponse {
+        created: upserted.created,
+        changed: upserted.changed,
+        schedule: view(upserted.schedule),
     }
 }
 

@@ -1,17 +1,17 @@
-//! Schedule routes: declare (upsert), list, show with next fires and history, delete,
-//! pause, resume, trigger.
+//! Schedule routes: declare (upsert), declare an owner's set, list, show with next fires and
+//! history, delete, pause, resume, trigger.
 
-use super::schedule_view::{definition, fire_view, view};
+use super::schedule_view::{definition, fire_view, upsert_response, view};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use workhorse_engine::{DEFAULT_HISTORY, next_fires};
+use workhorse_engine::{DEFAULT_HISTORY, SetSchedule, next_fires};
 use workhorse_protocol::{
-    FireView, Problem, ScheduleGetQuery, ScheduleListResponse, ScheduleRequest,
-    ScheduleUpsertResponse, ScheduleView,
+    FireView, Problem, ScheduleGetQuery, ScheduleListResponse, ScheduleRequest, ScheduleSetRequest,
+    ScheduleSetResponse, ScheduleUpsertResponse, ScheduleView,
 };
 
 /// Next fire times a schedule detail lists by default, and at most.
@@ -46,14 +46,39 @@ pub(crate) async fn upsert(
     } else {
         StatusCode::OK
     };
-    Ok((
-        status,
-        Json(ScheduleUpsertResponse {
-            created: upserted.created,
-            changed: upserted.changed,
-            schedule: view(upserted.schedule),
-        }),
-    ))
+    Ok((status, Json(upsert_response(upserted))))
+}
+
+/// Declare an app's whole set of schedules (workers do it at start, with their app's name as
+/// the owner): in one transaction each is created, updated or left unchanged as by `PUT
+/// /v1/schedules/{name}`, and the owner's schedules missing from the set are deleted.
+/// Schedules made at run time and other owners' are never touched; a name one of them
+/// holds refuses the whole set with a 409, changing nothing.
+#[utoipa::path(put, path = "/v1/schedule-sets/{owner}", tag = "schedules",
+    request_body = ScheduleSetRequest,
+    params(("owner" = String, Path, description = "The declaring app's name")),
+    responses(
+        (status = 200, description = "The set is stored", body = ScheduleSetResponse),
+        (status = 409, description = "A schedule of the set is held by another owner or made at run time", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "More than 1,000 schedules", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad cron, time zone or field", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn declare_set(
+    State(state): State<AppState>,
+    Path(owner): Path<String>,
+    ApiJson(request): ApiJson<ScheduleSetRequest>,
+) -> Result<Json<ScheduleSetResponse>, ApiError> {
+    let mut schedules = Vec::with_capacity(request.schedules.len());
+    for (name, one) in request.schedules {
+        let paused = one.paused;
+        let definition = definition(name, one)?;
+        schedules.push(SetSchedule { definition, paused });
+    }
+    let (upserted, deleted) = state.engine.schedule_declare_set(owner, schedules).await?;
+    Ok(Json(ScheduleSetResponse {
+        schedules: upserted.into_iter().map(upsert_response).collect(),
+        deleted,
+    }))
 }
 
 /// Every schedule, by name.

@@ -21,9 +21,10 @@ use workhorse_store::{
 
 const INSERT_JOB: &str = "INSERT INTO workhorse_jobs (id, task, queue, state, priority, args, \
     kwargs, attempt, max_attempts, backoff_base_ms, backoff_max_ms, timeout_us, key, \
-    key_window_us, concurrency_limit, created_at, run_at, schedule, scheduled_for) \
+    key_window_us, concurrency_limit, created_at, run_at, schedule, scheduled_for, metadata, \
+    concurrency_key, expires_at) \
     VALUES ($1, $2, $3, 'ready', $4, $5, $6, 0, $7, $8, $9, $10, $11, $12, $13, $14, $14, \
-    $15, $16)";
+    $15, $16, $17, $18, $19)";
 
 /// Fires every due schedule, up to `limit` of them.
 pub(crate) async fn fire_due(db: &Db, params: &ScheduleFireDueParams) -> Result<Vec<Fire>, Error> {
@@ -168,6 +169,9 @@ async fn insert_job(
         .bind(Ts(now))
         .bind(&job.schedule)
         .bind(ts(job.scheduled_for))
+        .bind(job.metadata.as_ref().map(workhorse_core::Json::get))
+        .bind(&job.concurrency_key)
+        .bind(ts(job.expires_at))
         .execute(conn)
         .await?;
     Ok(job.id)

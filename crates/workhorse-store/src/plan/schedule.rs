@@ -1,6 +1,9 @@
 //! A schedule upsert's decision, and the fires a firer records.
 
-use crate::{Fire, FireOutcome, SKIPPED_OVERLAP, Schedule, ScheduleUpsertParams, ScheduleUpserted};
+use crate::{
+    Fire, FireOutcome, MAX_SCHEDULES_PER_SET, SKIPPED_OVERLAP, Schedule, ScheduleDeclareSetParams,
+    ScheduleSetDeclared, ScheduleUpsertParams, ScheduleUpserted,
+};
 use workhorse_core::{JobId, JobState, Timestamp};
 
 /// What a [`crate::Store::schedule_upsert`] does, given the schedule of that name (if any).
@@ -51,6 +54,59 @@ pub fn plan_upsert(existing: Option<&Schedule>, params: &ScheduleUpsertParams) -
     }
 }
 
+/// A set over [`MAX_SCHEDULES_PER_SET`] schedules, or naming one schedule twice, is refused
+/// with this message.
+pub fn check_set(params: &ScheduleDeclareSetParams) -> Result<(), String> {
+    let size = params.schedules.len();
+    if size > MAX_SCHEDULES_PER_SET {
+        return Err(format!(
+            "the schedule set of {:?} holds {size} schedules; the limit is {MAX_SCHEDULES_PER_SET}",
+            params.owner
+        ));
+    }
+    let mut names: Vec<&str> = params
+        .schedules
+        .iter()
+        .map(|s| s.definition.name.as_str())
+        .collect();
+    names.sort_unstable();
+    match names.windows(2).find(|pair| pair[0] == pair[1]) {
+        Some(pair) => Err(format!("the schedule set names {:?} twice", pair[0])),
+        None => Ok(()),
+    }
+}
+
+/// The conflict refusing a set of `owner`: the first schedule of that name in `existing`
+/// (the stored schedules named in the set) held without that owner.
+pub fn set_conflict(owner: &str, existing: &[Schedule]) -> Option<ScheduleSetDeclared> {
+    existing
+        .iter()
+        .find(|s| s.owner.as_deref() != Some(owner))
+        .map(|s| ScheduleSetDeclared::Conflict {
+            name: s.definition.name.clone(),
+            owner: s.owner.clone(),
+        })
+}
+
+/// The schedules of `owned` (the names `params.owner` holds) that the set leaves out: the
+/// ones it deletes.
+pub fn left_out(params: &ScheduleDeclareSetParams, owned: Vec<String>) -> Vec<String> {
+    owned
+        .into_iter()
+        .filter(|name| !params.schedules.iter().any(|s| s.definition.name == *name))
+        .collect()
+}
+
+/// The upsert of one schedule of a set, at the set's `now`.
+pub fn set_upsert(params: &ScheduleDeclareSetParams, index: usize) -> ScheduleUpsertParams {
+    let member = &params.schedules[index];
+    ScheduleUpsertParams {
+        now: params.now,
+        definition: member.definition.clone(),
+        paused: member.paused,
+    }
+}
+
 /// The answer to an upsert that stored `schedule`; `existed`: a schedule of that name was
 /// there before.
 pub fn upserted(schedule: Schedule, existed: bool) -> ScheduleUpserted {
@@ -93,9 +149,10 @@ pub fn job_fire(schedule: String, fire_at: Timestamp, job: JobId, triggered: boo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::SetSchedule;
     use crate::{ScheduleDefinition, ScheduleJob};
     use std::time::Duration;
-    use workhorse_core::{Json, Misfire, Overlap, ScheduleSpec, clock};
+    use workhorse_core::{Backoff, Json, Misfire, Overlap, ScheduleSpec, clock};
 
     fn at(secs: u64) -> Timestamp {
         clock::add(Timestamp::UNIX_EPOCH, Duration::from_secs(secs))
@@ -112,7 +169,12 @@ mod tests {
                 args: Json::empty_array(),
                 kwargs: Json::empty_object(),
                 max_attempts: 1,
+                backoff: Backoff::default(),
                 timeout: None,
+                expires: None,
+                concurrency_key: None,
+                concurrency_limit: 1,
+                metadata: None,
             },
             misfire: Misfire::Coalesce,
             grace: Duration::ZERO,
@@ -123,6 +185,7 @@ mod tests {
     fn stored(definition: ScheduleDefinition, paused: bool) -> Schedule {
         Schedule {
             definition,
+            owner: None,
             paused,
             next_fire_at: Some(at(10)),
             last_fire_at: None,
@@ -203,6 +266,59 @@ mod tests {
         assert!(created.created && created.changed);
         let updated = upserted(schedule, true);
         assert!(!updated.created && updated.changed);
+    }
+
+    fn set(names: &[&str]) -> ScheduleDeclareSetParams {
+        let schedules = names
+            .iter()
+            .map(|name| SetSchedule {
+                definition: ScheduleDefinition {
+                    name: (*name).to_owned(),
+                    ..every(10)
+                },
+                paused: None,
+            })
+            .collect();
+        ScheduleDeclareSetParams {
+            now: at(0),
+            owner: "app".to_owned(),
+            schedules,
+        }
+    }
+
+    #[test]
+    fn a_set_is_bounded_and_names_each_schedule_once() {
+        assert_eq!(check_set(&set(&["a", "b"])), Ok(()));
+        let twice = check_set(&set(&["a", "b", "a"])).expect_err("a name twice");
+        assert!(twice.contains("\"a\" twice"), "{twice}");
+        let names: Vec<String> = (0..=MAX_SCHEDULES_PER_SET).map(|i| i.to_string()).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let over = check_set(&set(&names)).expect_err("over the limit");
+        assert!(over.contains("the limit is 1000"), "{over}");
+    }
+
+    #[test]
+    fn a_name_held_without_the_owner_is_a_conflict() {
+        let mine = Schedule {
+            owner: Some("app".to_owned()),
+            ..stored(every(10), false)
+        };
+        assert_eq!(set_conflict("app", std::slice::from_ref(&mine)), None);
+        let runtime = stored(every(10), false);
+        assert_eq!(
+            set_conflict("app", &[mine, runtime]),
+            Some(ScheduleSetDeclared::Conflict {
+                name: "tick".to_owned(),
+                owner: None,
+            })
+        );
+    }
+
+    #[test]
+    fn a_set_deletes_the_owned_schedules_it_leaves_out() {
+        let owned = vec!["a".to_owned(), "b".to_owned(), "c".to_owned()];
+        assert_eq!(left_out(&set(&["b"]), owned.clone()), ["a", "c"]);
+        assert_eq!(left_out(&set(&[]), owned.clone()), owned);
     }
 
     #[test]
