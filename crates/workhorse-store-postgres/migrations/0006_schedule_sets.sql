@@ -1,6 +1,5 @@
--- Workhorse PostgreSQL schema, version 7: schedules owned by the app that declares them as a
--- set, and the task's options given to the jobs a schedule makes. (Version 6 is reserved for
--- work not merged yet.)
+-- Workhorse PostgreSQL schema, version 6: schedules owned by the app that declares them as a
+-- set, and the task's options given to the jobs a schedule makes.
 
 -- The app that declared the schedule with its set; NULL: made at run time.
 ALTER TABLE workhorse_schedules ADD COLUMN owner text;
