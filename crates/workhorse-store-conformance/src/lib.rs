@@ -24,6 +24,7 @@ mod admin;
 mod counts;
 mod fetch;
 mod insert;
+mod job_id;
 mod lease;
 mod list;
 mod queues;
@@ -35,6 +36,7 @@ pub use admin::*;
 pub use counts::*;
 pub use fetch::*;
 pub use insert::*;
+pub use job_id::*;
 pub use lease::*;
 pub use list::*;
 pub use queues::*;
@@ -67,6 +69,9 @@ macro_rules! conformance_tests {
             unique_key_twice_in_one_batch,
             unique_key_released_after_finish,
             unique_key_held_within_window,
+            job_id_used_twice_answers_the_first,
+            job_id_twice_in_one_batch,
+            job_id_of_another_task_is_refused,
             fetch_orders_by_priority_then_fifo,
             fetch_respects_max_and_queues,
             fetch_skips_paused_queue,
