@@ -93,7 +93,10 @@ async fn a_failing_call_rolls_back_alone_within_its_group() {
         })
         .collect();
 
-    let err = failing.await.expect("task").expect_err("a constraint violation");
+    let err = failing
+        .await
+        .expect("task")
+        .expect_err("a constraint violation");
     assert!(matches!(err, StoreError::Internal(_)), "{err:?}");
     assert_eq!(
         store.job_get(fresh_id).await.expect("get"),
