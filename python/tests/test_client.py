@@ -4,7 +4,11 @@ in-process engine and a `workhorse serve` process); no worker runs here."""
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
+import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -13,11 +17,15 @@ from tests.support import job_counts, unused_port
 from workhorse import (
     ApiError,
     ArgumentNotSerializable,
+    Client,
+    InvalidRequest,
     Job,
     JobCancelled,
     JobState,
     ServerUnavailable,
     Workhorse,
+    WorkhorseError,
+    WorkhorseTimeout,
 )
 
 
@@ -155,3 +163,137 @@ def test_the_url_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("WORKHORSE_URL")
     assert Workhorse().url == "http://127.0.0.1:7431"
     assert Workhorse("http://other:1").url == "http://other:1"
+
+
+# -- connecting: timeouts and retries over real sockets ------------------------------
+
+
+class _Silent:
+    """A TCP server that accepts connections and never answers."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._held: list[socket.socket] = []
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self._held.append(conn)
+
+    def close(self) -> None:
+        self._listener.close()
+        for conn in self._held:
+            conn.close()
+
+
+class _CuttingProxy:
+    """A TCP proxy to `upstream` that cuts the first `POST /v1/jobs` connection after
+    forwarding the request and once the answer began (the job is committed), without
+    relaying the answer. Other connections are relayed as they are."""
+
+    def __init__(self, upstream: str) -> None:
+        host, port = upstream.removeprefix("http://").rsplit(":", 1)
+        self._upstream = (host, int(port))
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.cut = False
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._relay, args=(conn,), daemon=True).start()
+
+    def _relay(self, inbound: socket.socket) -> None:
+        outbound = socket.create_connection(self._upstream)
+        first = inbound.recv(65536)
+        outbound.sendall(first)
+        with self._lock:
+            cut_this = first.startswith(b"POST /v1/jobs ") and not self.cut
+            self.cut = self.cut or cut_this
+        if cut_this:
+            outbound.recv(1)
+            inbound.close()
+            outbound.close()
+            return
+        pipes = [(inbound, outbound), (outbound, inbound)]
+        for source, sink in pipes:
+            threading.Thread(target=_pipe, args=(source, sink), daemon=True).start()
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        sink.close()
+
+
+async def test_a_server_that_never_answers_raises_workhorse_timeout() -> None:
+    silent = _Silent()
+    try:
+        client = Client(silent.url, timeout=0.3)
+        started = time.monotonic()
+        with pytest.raises(WorkhorseTimeout, match=r"timed out after 300ms") as caught:
+            await client.get_job("01900000-0000-7000-8000-000000000000")
+        assert 0.3 <= time.monotonic() - started < 2.3
+        assert isinstance(caught.value, TimeoutError)
+        assert isinstance(caught.value, WorkhorseError)
+        with pytest.raises(TimeoutError):
+            client.health_sync()
+    finally:
+        silent.close()
+
+
+async def test_an_enqueue_cut_before_its_answer_makes_one_job(server_url: str) -> None:
+    proxy = _CuttingProxy(server_url)
+    try:
+        app = Workhorse(proxy.url)
+
+        @app.task
+        async def once() -> None: ...
+
+        job = await once.enqueue()
+        assert proxy.cut
+        assert job_counts(Client(server_url))["ready"] == 1
+        assert (await job.status()).id == job.id
+    finally:
+        proxy.close()
+
+
+async def test_retries_zero_raises_at_once(server_url: str) -> None:
+    proxy = _CuttingProxy(server_url)
+    try:
+        app = Workhorse(proxy.url, retries=0)
+
+        @app.task
+        async def once() -> None: ...
+
+        with pytest.raises(ServerUnavailable):
+            await once.enqueue()
+        assert job_counts(Client(server_url))["ready"] == 1
+    finally:
+        proxy.close()
+    started = time.monotonic()
+    with pytest.raises(ServerUnavailable):
+        Client(f"http://127.0.0.1:{unused_port()}", retries=0).health_sync()
+    assert time.monotonic() - started < 1.0
+
+
+def test_a_missing_ca_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidRequest, match="CA file"):
+        Client("https://127.0.0.1:1", ca_file=str(tmp_path / "missing.pem"))

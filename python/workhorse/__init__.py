@@ -24,6 +24,7 @@ from workhorse._native import (
     InvalidRequest,
     ServerUnavailable,
     WorkhorseError,
+    WorkhorseTimeout,
     __version__,
 )
 from workhorse.app import Workhorse
@@ -94,6 +95,7 @@ __all__ = [
     "WorkflowState",
     "Workhorse",
     "WorkhorseError",
+    "WorkhorseTimeout",
     "__version__",
     "chain",
     "chord",

@@ -18,6 +18,11 @@ class WorkhorseError(Exception):
 class ServerUnavailable(WorkhorseError):
     """No connection could be made, or the exchange broke off. The message names the URL."""
 
+class WorkhorseTimeout(WorkhorseError, TimeoutError):
+    """The server did not answer within the client's timeout (plus the wait of a long
+    poll). The message names the URL, the path and the time waited. The request may or
+    may not have taken effect."""
+
 class ApiError(WorkhorseError):
     """The server refused the request (problem+json).
 
@@ -37,9 +42,20 @@ class InvalidRequest(WorkhorseError):
 class Client:
     """An HTTP client of one server. Cheap to share between threads and event loops."""
 
-    def __init__(self, url: str | None = None, token: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        timeout: float | None = None,
+        retries: int | None = None,
+        ca_file: str | None = None,
+    ) -> None:
         """`url` default: `WORKHORSE_URL`, else `http://127.0.0.1:7431`; `token` default:
-        `WORKHORSE_TOKEN`. Raises `InvalidRequest` for a URL that is not http(s)."""
+        `WORKHORSE_TOKEN`. `timeout`: seconds a request may take (default 10), after which
+        it raises `WorkhorseTimeout`; `retries`: how often a call safe to repeat is
+        retried after a dropped connection or a 502/503/504 (default 3; 0: never);
+        `ca_file`: a PEM bundle of extra roots (default `WORKHORSE_CA_FILE`). Raises
+        `InvalidRequest` for a URL that is not http(s) or an unusable CA file."""
     @property
     def url(self) -> str: ...
     # Each coroutine has a blocking twin named `<name>_sync`.

@@ -84,8 +84,12 @@ class Workhorse(Management):
     run its tasks with `workhorse worker module:app`.
 
     `url` defaults to `WORKHORSE_URL`, else `http://127.0.0.1:7431`; `token` to
-    `WORKHORSE_TOKEN`. Nothing connects until the first request. `name` owns the app's
-    schedules in the server (see `name`).
+    `WORKHORSE_TOKEN`. A request that takes longer than `timeout` seconds raises
+    `WorkhorseTimeout` (waits for a result get their wait on top); calls safe to repeat
+    are retried up to `retries` times after a dropped connection or a 502/503/504 (0:
+    never); `ca_file` (default `WORKHORSE_CA_FILE`) is a PEM bundle of extra roots, for a
+    server whose certificate comes from an internal CA. Nothing connects until the first
+    request. `name` owns the app's schedules in the server (see `name`).
     """
 
     def __init__(
@@ -94,10 +98,16 @@ class Workhorse(Management):
         *,
         token: str | None = None,
         name: str | None = None,
+        timeout: float = 10.0,
+        retries: int = 3,
+        ca_file: str | os.PathLike[str] | None = None,
     ) -> None:
         self._url = url
         self._token = token
         self._name = name
+        self._timeout = timeout
+        self._retries = retries
+        self._ca_file = None if ca_file is None else os.fspath(ca_file)
         self._client: Client | None = None
         self._client_lock = threading.Lock()
         self._tasks: dict[str, Task[Any, Any]] = {}
@@ -148,7 +158,13 @@ class Workhorse(Management):
         if client is None:
             with self._client_lock:
                 if self._client is None:
-                    self._client = Client(self._url, self._token)
+                    self._client = Client(
+                        self._url,
+                        self._token,
+                        timeout=self._timeout,
+                        retries=self._retries,
+                        ca_file=self._ca_file,
+                    )
                 client = self._client
         return client
 

@@ -1,10 +1,10 @@
 //! The producer side of the HTTP API: enqueue, read, wait for, cancel and redrive jobs;
 //! list and control queues.
 
-use crate::client::{Client, path_segment};
+use crate::client::{CallOptions, Client, path_segment};
 use crate::error::ClientError;
 use reqwest::Method;
-use std::borrow::Borrow;
+use std::borrow::{Borrow, Cow};
 use std::time::{Duration, Instant};
 use workhorse_core::JobId;
 use workhorse_core::limits::MAX_WAIT_MS;
@@ -33,12 +33,21 @@ struct Empty {}
 
 impl Client {
     /// `POST /v1/jobs`: enqueues one job. Returns once the job is durable.
+    ///
+    /// A request without an `id` gets a fresh UUID v7 here, so that a retry after a
+    /// dropped connection answers the job the first try made instead of making another.
     pub async fn enqueue(
         &self,
         request: impl Borrow<EnqueueRequest>,
     ) -> Result<Enqueued, ClientError> {
+        let request = with_id(request.borrow());
         let answer = self
-            .call(Method::POST, "/v1/jobs", Some(request.borrow()))
+            .call_with(
+                Method::POST,
+                "/v1/jobs",
+                Some(&*request),
+                CallOptions::repeatable(),
+            )
             .await?;
         Ok(Enqueued {
             job: answer.body,
@@ -47,16 +56,26 @@ impl Client {
     }
 
     /// `POST /v1/jobs/batch`: enqueues up to 10,000 jobs atomically; the jobs come back in
-    /// request order (an existing job where a unique key matched).
+    /// request order (an existing job where a unique key or the job id matched). Like
+    /// [`Client::enqueue`], every request without an `id` gets one, so a retry is safe.
     pub async fn enqueue_many(
         &self,
         requests: impl Borrow<[EnqueueRequest]>,
     ) -> Result<Vec<JobView>, ClientError> {
-        let body = BatchBody {
-            jobs: requests.borrow(),
+        let requests = requests.borrow();
+        let jobs: Cow<'_, [EnqueueRequest]> = if requests.iter().all(|r| r.id.is_some()) {
+            Cow::Borrowed(requests)
+        } else {
+            Cow::Owned(requests.iter().map(|r| with_id(r).into_owned()).collect())
         };
+        let body = BatchBody { jobs: &jobs };
         let answer: BatchEnqueueResponse = self
-            .call(Method::POST, "/v1/jobs/batch", Some(&body))
+            .call_with(
+                Method::POST,
+                "/v1/jobs/batch",
+                Some(&body),
+                CallOptions::repeatable(),
+            )
             .await?
             .body;
         Ok(answer.jobs)
@@ -91,7 +110,11 @@ impl Client {
             // Long polls are capped server-side; loop for longer waits.
             let wait_ms = (left.as_millis() as u64).min(MAX_WAIT_MS);
             let path = format!("/v1/jobs/{id}/result?timeout_ms={wait_ms}");
-            let job: JobView = self.call::<Empty, _>(Method::GET, &path, None).await?.body;
+            let wait = CallOptions::waiting(Duration::from_millis(wait_ms));
+            let job: JobView = self
+                .call_with::<Empty, _>(Method::GET, &path, None, wait)
+                .await?
+                .body;
             if job.state.is_terminal() || Instant::now() >= deadline {
                 return Ok(job);
             }
@@ -102,7 +125,11 @@ impl Client {
     /// marked `cancel_requested` and stops when its worker next heartbeats.
     pub async fn cancel(&self, id: JobId) -> Result<JobView, ClientError> {
         let path = format!("/v1/jobs/{id}/cancel");
-        Ok(self.call(Method::POST, &path, Some(&Empty {})).await?.body)
+        let repeatable = CallOptions::repeatable();
+        Ok(self
+            .call_with(Method::POST, &path, Some(&Empty {}), repeatable)
+            .await?
+            .body)
     }
 
     /// `POST /v1/jobs/{id}/retry`: runs a dead, cancelled or expired job again.
@@ -144,6 +171,17 @@ impl Client {
             .await?
             .body)
     }
+}
+
+/// `request` with a job id: its own, or a fresh UUID v7 (time-ordered, as the server's).
+fn with_id(request: &EnqueueRequest) -> Cow<'_, EnqueueRequest> {
+    if request.id.is_some() {
+        return Cow::Borrowed(request);
+    }
+    Cow::Owned(EnqueueRequest {
+        id: Some(JobId::new()),
+        ..request.clone()
+    })
 }
 
 /// `?queue=…&state=…` for the filters that are set (empty when none is).

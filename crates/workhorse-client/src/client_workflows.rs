@@ -1,7 +1,7 @@
 //! Workflows over HTTP: enqueue a chain, group or chord (nested as deep as needed) in one
 //! call, read it back, wait for it, cancel it; and [`Workflow`], the builder of the tree.
 
-use crate::client::Client;
+use crate::client::{CallOptions, Client};
 use crate::error::ClientError;
 use reqwest::Method;
 use std::time::Duration;
@@ -124,7 +124,11 @@ impl Client {
     /// `POST /v1/workflows/{id}/cancel`: cancels every unfinished job.
     pub async fn cancel_workflow(&self, id: WorkflowId) -> Result<WorkflowView, ClientError> {
         let path = format!("/v1/workflows/{id}/cancel");
-        Ok(self.call(Method::POST, &path, Some(&Empty {})).await?.body)
+        let repeatable = CallOptions::repeatable();
+        Ok(self
+            .call_with(Method::POST, &path, Some(&Empty {}), repeatable)
+            .await?
+            .body)
     }
 
     /// Reads the workflow until every job finished or `timeout` passed; the workflow as it

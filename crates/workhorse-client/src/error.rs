@@ -1,5 +1,6 @@
 //! What can go wrong talking to a Workhorse server.
 
+use std::time::Duration;
 use workhorse_core::{JobId, JobState};
 use workhorse_protocol::Problem;
 
@@ -12,6 +13,18 @@ pub enum ClientError {
     /// No connection could be made (server down, wrong port, DNS, connect timeout).
     #[error("cannot reach Workhorse at {url}: {reason}")]
     Unreachable { url: String, reason: String },
+    /// The server took longer than the client's timeout to answer (a stalled server, or
+    /// one too busy to answer in time). The request may or may not have taken effect.
+    #[error("request to Workhorse at {url}{path} timed out after {}", humanize(*waited))]
+    Timeout {
+        url: String,
+        path: String,
+        waited: Duration,
+    },
+    /// The PEM bundle of extra roots (`WORKHORSE_CA_FILE` or the `ca_file` option) cannot
+    /// be used.
+    #[error("cannot use the CA file {path}: {reason}")]
+    CaFile { path: String, reason: String },
     /// A connection was made but the exchange broke off (reset, timeout mid-response).
     #[error("request to Workhorse at {url} failed: {reason}")]
     Transport { url: String, reason: String },
@@ -61,7 +74,9 @@ impl ClientError {
     /// answered with a 5xx, 408 or 429).
     pub fn is_transient(&self) -> bool {
         match self {
-            ClientError::Unreachable { .. } | ClientError::Transport { .. } => true,
+            ClientError::Unreachable { .. }
+            | ClientError::Transport { .. }
+            | ClientError::Timeout { .. } => true,
             ClientError::Api { status, .. } | ClientError::Unexpected { status, .. } => {
                 *status >= 500 || *status == 408 || *status == 429
             }
@@ -71,7 +86,7 @@ impl ClientError {
 
     /// Classifies a reqwest error for the server at `url`.
     pub(crate) fn from_reqwest(url: &str, error: &reqwest::Error) -> Self {
-        let reason = root_cause(error);
+        let reason = with_ca_hint(root_cause(error));
         if error.is_connect() {
             ClientError::Unreachable {
                 url: url.to_owned(),
@@ -83,6 +98,67 @@ impl ClientError {
                 reason,
             }
         }
+    }
+}
+
+/// Why a request failed, as far as retrying it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// The connection was refused: the request never reached the server, so even a call
+    /// that must not run twice can be sent again.
+    NeverSent,
+    /// The connection broke before an answer (reset, closed): the server may have acted.
+    Dropped,
+    /// Anything else (a timeout, a TLS or DNS error): retrying soon would not help.
+    Other,
+}
+
+impl Failure {
+    /// Classifies a reqwest error by its innermost cause.
+    pub(crate) fn of(error: &reqwest::Error) -> Failure {
+        use std::io::ErrorKind;
+        if error.is_timeout() {
+            return Failure::Other;
+        }
+        let mut current: &(dyn std::error::Error + 'static) = error;
+        while let Some(next) = current.source() {
+            current = next;
+        }
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                ErrorKind::ConnectionRefused => Failure::NeverSent,
+                ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::BrokenPipe
+                | ErrorKind::UnexpectedEof => Failure::Dropped,
+                _ => Failure::Other,
+            };
+        }
+        // hyper's own error for a connection closed before the answer has no io cause.
+        if current.to_string().contains("connection closed") {
+            return Failure::Dropped;
+        }
+        Failure::Other
+    }
+}
+
+/// `reason`, with a pointer to the CA option when a server's certificate was not trusted:
+/// rustls's `UnknownIssuer` alone does not tell a person what to do.
+pub(crate) fn with_ca_hint(mut reason: String) -> String {
+    if reason.contains("invalid peer certificate") {
+        reason.push_str(" (for a server whose certificate comes from an internal CA, set ");
+        reason.push_str(crate::tls::CA_FILE_ENV);
+        reason.push_str(" or the client's ca_file to that CA's PEM bundle)");
+    }
+    reason
+}
+
+/// A duration for people: `10s`, `1.5s`, `250ms`.
+fn humanize(waited: Duration) -> String {
+    if waited < Duration::from_secs(1) {
+        format!("{}ms", waited.as_millis())
+    } else {
+        format!("{}s", waited.as_secs_f64())
     }
 }
 
@@ -135,6 +211,20 @@ mod tests {
         assert_eq!(err.to_string(), "no job 42");
         assert_eq!(err.status(), Some(404));
         assert!(!err.is_transient());
+    }
+
+    #[test]
+    fn timeouts_name_the_request_and_the_wait() {
+        let err = ClientError::Timeout {
+            url: "http://127.0.0.1:7431".into(),
+            path: "/v1/jobs".into(),
+            waited: Duration::from_millis(1_500),
+        };
+        assert_eq!(
+            err.to_string(),
+            "request to Workhorse at http://127.0.0.1:7431/v1/jobs timed out after 1.5s"
+        );
+        assert!(err.is_transient());
     }
 
     #[test]

@@ -32,14 +32,18 @@ mod error;
 #[cfg(feature = "otel")]
 pub mod otel;
 mod task;
+mod tls;
 pub mod worker;
 mod worker_http;
 
 pub use api::Enqueued;
-pub use client::{Client, DEFAULT_URL, TOKEN_ENV, URL_ENV};
+pub use client::{
+    Client, ClientOptions, DEFAULT_RETRIES, DEFAULT_TIMEOUT, DEFAULT_URL, TOKEN_ENV, URL_ENV,
+};
 pub use client_workflows::Workflow;
 pub use error::ClientError;
 pub use task::{Task, TaskOptions, output, request};
+pub use tls::CA_FILE_ENV;
 pub use worker::{
     JobContext, RawArgs, StopReason, TaskError, TaskHandler, TraceParent, Worker, WorkerBuilder,
 };

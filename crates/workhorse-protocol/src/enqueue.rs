@@ -3,12 +3,18 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use utoipa::ToSchema;
 use workhorse_core::job::InvalidJob;
-use workhorse_core::{Backoff, Json, NewJob, Timestamp, clock};
+use workhorse_core::{Backoff, JobId, Json, NewJob, Timestamp, clock};
 
 /// `POST /v1/jobs`: a job to enqueue. Only `task` is required.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnqueueRequest {
+    /// The job's id, chosen by the client (a UUID v7) so that a retried enqueue cannot make
+    /// a second job: a job with this id already there is answered instead. Default: the
+    /// server picks one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub id: Option<JobId>,
     /// The task name workers register, e.g. `emails.send_welcome`.
     pub task: String,
     /// Default `default`.
@@ -75,6 +81,34 @@ fn invalid(field: &'static str, message: impl Into<String>) -> InvalidJob {
     }
 }
 
+/// How far in the future a client-chosen job id's timestamp may lie: clocks drift, but an
+/// id from far ahead would sort before every job made until then.
+pub const MAX_ID_SKEW: Duration = Duration::from_hours(1);
+
+/// `id` if it is a UUID v7 whose timestamp is at most [`MAX_ID_SKEW`] after `now`.
+fn check_client_id(id: JobId, now: Timestamp) -> Result<JobId, InvalidJob> {
+    if id.0.get_version_num() != 7 {
+        return Err(invalid(
+            "id",
+            format!("id {id} is not a UUID v7 (time-ordered job ids)"),
+        ));
+    }
+    let millis =
+        id.0.get_timestamp()
+            .map(|ts| ts.to_unix())
+            .map_or(0, |(secs, nanos)| {
+                i64::try_from(secs).unwrap_or(i64::MAX) * 1_000 + i64::from(nanos / 1_000_000)
+            });
+    let skew_ms = i64::try_from(MAX_ID_SKEW.as_millis()).unwrap_or(i64::MAX);
+    if millis > now.as_millisecond().saturating_add(skew_ms) {
+        return Err(invalid(
+            "id",
+            format!("id {id} is dated more than an hour in the future; check the client's clock"),
+        ));
+    }
+    Ok(id)
+}
+
 impl EnqueueRequest {
     /// A request for `task` with nothing else set.
     pub fn new(task: impl Into<String>) -> Self {
@@ -87,6 +121,9 @@ impl EnqueueRequest {
     /// The validated new job this request asks for at `now`.
     pub fn into_new_job(self, now: Timestamp) -> Result<NewJob, InvalidJob> {
         let mut job = NewJob::new(self.task);
+        if let Some(id) = self.id {
+            job.id = check_client_id(id, now)?;
+        }
         if let Some(queue) = self.queue {
             job.queue = queue;
         }
@@ -182,6 +219,44 @@ mod tests {
                 "priority"
             );
         }
+    }
+
+    #[test]
+    fn client_ids_must_be_recent_v7() {
+        let now = Timestamp::from_second(1_800_000_000).expect("valid");
+        let id = JobId(uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            1_800_000_000,
+            0,
+        )));
+        let req = EnqueueRequest {
+            id: Some(id),
+            ..EnqueueRequest::new("t")
+        };
+        assert_eq!(req.into_new_job(now).expect("valid").id, id);
+        let v4 = EnqueueRequest {
+            id: Some(JobId(uuid::Uuid::new_v4())),
+            ..EnqueueRequest::new("t")
+        };
+        let err = v4.into_new_job(now).unwrap_err();
+        assert_eq!(err.field, "id");
+        assert!(err.message.contains("not a UUID v7"), "{err}");
+        let ahead = JobId(uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            1_800_000_000 + 2 * 3_600,
+            0,
+        )));
+        let future = EnqueueRequest {
+            id: Some(ahead),
+            ..EnqueueRequest::new("t")
+        };
+        assert!(
+            future
+                .into_new_job(now)
+                .unwrap_err()
+                .message
+                .contains("future")
+        );
     }
 
     #[test]

@@ -64,6 +64,13 @@ impl WorkflowStep {
     /// the offending step below `path`.
     pub fn into_step(self, now: Timestamp, path: &str) -> Result<Step, InvalidWorkflow> {
         let job = |request: EnqueueRequest, path: String| {
+            // A workflow is made once, atomically, so its jobs need no client-chosen ids.
+            if request.id.is_some() {
+                return Err(InvalidWorkflow {
+                    field: format!("{path}.id"),
+                    message: "workflow jobs get their ids from the server; leave id out".into(),
+                });
+            }
             request.into_new_job(now).map_err(|e| InvalidWorkflow {
                 field: format!("{path}.{}", e.field),
                 message: e.message,

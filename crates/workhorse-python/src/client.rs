@@ -7,7 +7,7 @@ use crate::runtime::{block_on, seconds};
 use pyo3::prelude::*;
 use serde::Serialize;
 use std::future::Future;
-use workhorse_client::{ClientError, DEFAULT_URL, TOKEN_ENV, URL_ENV};
+use workhorse_client::{ClientError, ClientOptions, DEFAULT_URL, TOKEN_ENV, URL_ENV};
 use workhorse_core::WorkflowId;
 use workhorse_protocol::{EnqueueRequest, ScheduleRequest, ScheduleSetRequest, WorkflowRequest};
 
@@ -23,11 +23,28 @@ pub(crate) type Answer = PyResult<String>;
 #[pymethods]
 impl NativeClient {
     #[new]
-    #[pyo3(signature = (url=None, token=None))]
-    fn new(url: Option<String>, token: Option<String>) -> PyResult<Self> {
+    #[pyo3(signature = (url=None, token=None, timeout=None, retries=None, ca_file=None))]
+    fn new(
+        url: Option<String>,
+        token: Option<String>,
+        timeout: Option<f64>,
+        retries: Option<u32>,
+        ca_file: Option<std::path::PathBuf>,
+    ) -> PyResult<Self> {
         let url = url.or_else(|| env_var(URL_ENV));
-        let client = workhorse_client::Client::new(url.as_deref().unwrap_or(DEFAULT_URL))
-            .map_err(|e| client_error(&e))?;
+        let mut options = ClientOptions::default();
+        if let Some(timeout) = timeout {
+            options = options.timeout(seconds("timeout", timeout)?);
+        }
+        if let Some(retries) = retries {
+            options = options.retries(retries);
+        }
+        if let Some(ca_file) = ca_file {
+            options = options.ca_file(ca_file);
+        }
+        let client =
+            workhorse_client::Client::with_options(url.as_deref().unwrap_or(DEFAULT_URL), &options)
+                .map_err(|e| client_error(&e))?;
         let client = match token.or_else(|| env_var(TOKEN_ENV)) {
             Some(token) => client.with_token(token.trim()),
             None => client,

@@ -4,7 +4,8 @@
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyType};
 use serde::de::DeserializeOwned;
 use workhorse_client::ClientError;
 
@@ -36,6 +37,20 @@ create_exception!(
      nothing was sent and nothing changed."
 );
 
+/// `WorkhorseTimeout` derives from two bases (`create_exception!` takes one), so Python
+/// makes it: `except TimeoutError` catches it as well as `except WorkhorseError`.
+const TIMEOUT_CLASS: &std::ffi::CStr = c"
+class WorkhorseTimeout(WorkhorseError, TimeoutError):
+    \"\"\"The server did not answer within the client's timeout (plus the wait of a long
+    poll). The message names the URL, the path and the time waited. The request may or
+    may not have taken effect.\"\"\"
+
+WorkhorseTimeout.__module__ = 'workhorse._native'
+";
+
+/// The `WorkhorseTimeout` class, made by [`register`].
+static TIMEOUT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
 /// `ApiError`'s `status` and `problem`, read from its `args`, and a `str()` that is the
 /// message alone (not the tuple of all three).
 const API_ERROR_MEMBERS: &std::ffi::CStr = c"
@@ -58,6 +73,15 @@ pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("ServerUnavailable", py.get_type::<ServerUnavailable>())?;
     module.add("ApiError", api_error)?;
     module.add("InvalidRequest", py.get_type::<InvalidRequest>())?;
+    let globals = PyDict::new(py);
+    globals.set_item("WorkhorseError", py.get_type::<WorkhorseError>())?;
+    py.run(TIMEOUT_CLASS, Some(&globals), None)?;
+    let timeout = globals
+        .get_item("WorkhorseTimeout")?
+        .ok_or_else(|| PyException::new_err("WorkhorseTimeout was not made"))?
+        .cast_into::<PyType>()?;
+    module.add("WorkhorseTimeout", &timeout)?;
+    let _ = TIMEOUT.set(py, timeout.unbind());
     Ok(())
 }
 
@@ -72,9 +96,20 @@ pub fn client_error(error: &ClientError) -> PyErr {
             let problem = serde_json::to_string(problem).unwrap_or_default();
             ApiError::new_err((message, *status, problem))
         }
-        ClientError::InvalidUrl { .. } => InvalidRequest::new_err(message),
+        ClientError::InvalidUrl { .. } | ClientError::CaFile { .. } => {
+            InvalidRequest::new_err(message)
+        }
+        ClientError::Timeout { .. } => timeout_error(message),
         _ => WorkhorseError::new_err(message),
     }
+}
+
+/// A `WorkhorseTimeout` (a `WorkhorseError` until the module registered the class).
+fn timeout_error(message: String) -> PyErr {
+    Python::attach(|py| match TIMEOUT.get(py) {
+        Some(class) => PyErr::from_type(class.bind(py).clone(), message),
+        None => WorkhorseError::new_err(message),
+    })
 }
 
 /// Parses a request document of type `T` (`what` names it in the message), naming the

@@ -188,6 +188,9 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Invalid(detail) => ApiError::invalid(detail),
+            StoreError::Conflict(detail) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", detail).with_field("id")
+            }
             StoreError::Unavailable(detail) => ApiError::unavailable(detail),
             StoreError::Internal(detail) => ApiError::internal(detail),
         }

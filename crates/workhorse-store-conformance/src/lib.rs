@@ -24,6 +24,7 @@ mod admin;
 mod counts;
 mod fetch;
 mod insert;
+mod job_id;
 mod keys;
 mod lease;
 mod list;
@@ -37,6 +38,7 @@ pub use admin::*;
 pub use counts::*;
 pub use fetch::*;
 pub use insert::*;
+pub use job_id::*;
 pub use keys::*;
 pub use lease::*;
 pub use list::*;
@@ -75,6 +77,9 @@ macro_rules! conformance_tests {
             unique_key_window_zero_is_live_only,
             unique_key_window_covers_every_end,
             unique_key_released_by_retention,
+            job_id_used_twice_answers_the_first,
+            job_id_twice_in_one_batch,
+            job_id_of_another_task_is_refused,
             fetch_orders_by_priority_then_fifo,
             fetch_respects_max_and_queues,
             fetch_skips_paused_queue,

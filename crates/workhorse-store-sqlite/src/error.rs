@@ -61,6 +61,7 @@ impl From<Error> for StoreError {
 pub(crate) fn duplicate(e: &StoreError) -> StoreError {
     match e {
         StoreError::Invalid(m) => StoreError::Invalid(m.clone()),
+        StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
         StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
         StoreError::Internal(m) => StoreError::Internal(m.clone()),
     }

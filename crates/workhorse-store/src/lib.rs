@@ -39,6 +39,10 @@ pub enum StoreError {
     /// The caller asked for something the store refuses (e.g. a batch over its limit).
     #[error("{0}")]
     Invalid(String),
+    /// The request clashes with what is stored (e.g. a job id already used by a job of
+    /// another task); repeating it will not help.
+    #[error("{0}")]
+    Conflict(String),
     /// The database cannot be reached or is shutting down; the call may be retried.
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -53,6 +57,11 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts new jobs, all or none. A job whose `key` is held by an existing job (see
     /// [`Job::holds_key`]) is not inserted: the holder is returned with `created: false`.
     /// Two jobs in one batch with the same key: the first wins, the second gets it back.
+    /// A job whose `id` is already used (a producer's retried enqueue) is not inserted
+    /// either: that job is returned with `created: false`, the same within one batch; if
+    /// the job using the id has another task, the whole batch fails with
+    /// [`StoreError::Conflict`] and nothing is inserted. The id check comes before the key
+    /// check.
     /// New jobs start `ready`, or `scheduled` when their `run_at` is after `now`.
     async fn job_insert_many(
         &self,

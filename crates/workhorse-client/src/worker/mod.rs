@@ -104,6 +104,8 @@ where
 pub(crate) struct Shared {
     pub url: String,
     pub token: Option<String>,
+    /// The roots trusted for `wss://` (see [`WorkerBuilder::ca_file`]).
+    pub tls: Arc<tokio_rustls::rustls::ClientConfig>,
     pub name: String,
     pub queues: Vec<String>,
     pub concurrency: usize,
@@ -119,6 +121,7 @@ pub(crate) struct Shared {
 pub struct WorkerBuilder {
     url: String,
     token: Option<String>,
+    ca_file: Option<std::path::PathBuf>,
     name: Option<String>,
     queues: Vec<String>,
     task_queues: Vec<String>,
@@ -134,6 +137,13 @@ impl WorkerBuilder {
     /// The worker's name, shown on the dashboard (default `<host>-<pid>`).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
+        self
+    }
+
+    /// A PEM bundle of extra roots to trust for `wss://` (an internal CA), beside the web
+    /// and system roots. Default: the file named by [`crate::CA_FILE_ENV`], if set.
+    pub fn ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
         self
     }
 
@@ -226,6 +236,9 @@ impl WorkerBuilder {
             shared: Arc::new(Shared {
                 url,
                 token: self.token,
+                tls: crate::tls::client_config(
+                    crate::tls::ca_file_or_env(self.ca_file.as_deref()).as_deref(),
+                )?,
                 name: self.name.unwrap_or_else(default_name),
                 queues,
                 concurrency: self.concurrency,
@@ -267,6 +280,7 @@ impl Worker {
         WorkerBuilder {
             url: url.into(),
             token: None,
+            ca_file: None,
             name: None,
             queues: Vec::new(),
             task_queues: Vec::new(),
@@ -279,9 +293,11 @@ impl Worker {
         }
     }
 
-    /// A builder for a worker of the server `client` talks to, with its token.
+    /// A builder for a worker of the server `client` talks to, with its token and the
+    /// roots it trusts.
     pub fn builder_for(client: &Client) -> WorkerBuilder {
-        let builder = Self::builder(client.url());
+        let mut builder = Self::builder(client.url());
+        builder.ca_file = client.ca_file().map(std::path::Path::to_path_buf);
         match client.token() {
             Some(token) => builder.token(token),
             None => builder,
@@ -371,7 +387,8 @@ impl Worker {
             credit: credit - deferred,
         };
         let token = self.shared.token.as_deref();
-        let (socket, welcome) = Socket::open(&self.shared.url, token, &hello).await?;
+        let (socket, welcome) =
+            Socket::open(&self.shared.url, token, &self.shared.tls, &hello).await?;
         tracing::info!(url = %self.shared.url, queues = ?self.shared.queues, credit, "worker connected");
         Ok((socket, welcome.heartbeat, deferred))
     }

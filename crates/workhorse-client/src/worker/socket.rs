@@ -1,17 +1,19 @@
 //! The worker's WebSocket to `GET /v1/workers/connect`: JSON text frames carrying
 //! [`ClientMessage`] and [`ServerMessage`].
 
-use crate::error::{ClientError, root_cause};
+use crate::error::{ClientError, root_cause, with_ca_hint};
 use futures_util::{SinkExt, StreamExt};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
+use tokio_rustls::rustls::ClientConfig;
 use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::http::header::AUTHORIZATION;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use workhorse_protocol::{ClientMessage, Problem, ServerMessage};
 
 /// How long the server may take to answer `hello`.
@@ -32,15 +34,20 @@ pub(crate) struct Socket {
 
 impl Socket {
     /// Connects (with `token` as a bearer token), says `hello`, and waits for the welcome.
+    /// `tls` holds the roots a `wss://` server's certificate must chain to. No request
+    /// timeout applies here: once open, heartbeats tell whether the session lives.
     pub(crate) async fn open(
         base_url: &str,
         token: Option<&str>,
+        tls: &Arc<ClientConfig>,
         hello: &ClientMessage,
     ) -> Result<(Socket, Welcome), ClientError> {
         let request = upgrade_request(base_url, token)?;
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
-            .await
-            .map_err(|e| connect_error(base_url, e))?;
+        let connector = Connector::Rustls(Arc::clone(tls));
+        let (ws, _) =
+            tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(connector))
+                .await
+                .map_err(|e| connect_error(base_url, e))?;
         let mut socket = Socket {
             ws,
             url: base_url.to_owned(),
@@ -134,7 +141,7 @@ fn connect_error(base_url: &str, error: WsError) -> ClientError {
     let WsError::Http(response) = error else {
         return ClientError::Unreachable {
             url: base_url.to_owned(),
-            reason: root_cause(&error),
+            reason: with_ca_hint(root_cause(&error)),
         };
     };
     let status = response.status().as_u16();

@@ -14,9 +14,9 @@ use crate::types::{Ts, micros, ts};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::LazyLock;
 use workhorse_core::clock::truncate;
-use workhorse_core::{Job, JobState, NewJob, Timestamp};
-use workhorse_store::plan::checks::check_insert_batch;
-use workhorse_store::{Inserted, JobInsertManyParams};
+use workhorse_core::{Job, JobId, JobState, NewJob, Timestamp};
+use workhorse_store::plan::checks::{check_id_reuse, check_insert_batch};
+use workhorse_store::{Inserted, JobInsertManyParams, StoreError};
 
 /// Stripes of the unique-key locks.
 const KEY_STRIPES: i32 = 1024;
@@ -34,7 +34,12 @@ const INSERT: &str = "INSERT INTO workhorse_jobs (id, task, queue, state, priori
     $20::text[], $21::timestamptz[], $22::uuid[]) \
     AS n(id, task, queue, state, priority, args, kwargs, metadata, max_attempts, \
     backoff_base_ms, backoff_max_ms, timeout_us, key, key_window_us, concurrency_key, \
-    concurrency_limit, run_at, expires_at, schedule, scheduled_for, workflow_id)";
+    concurrency_limit, run_at, expires_at, schedule, scheduled_for, workflow_id) \
+    ON CONFLICT (id) DO NOTHING RETURNING id";
+
+/// The jobs already using the ids `$1`.
+static BY_IDS: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {JOB_COLUMNS} FROM workhorse_jobs WHERE id = ANY($1)"));
 
 /// Jobs that may hold one of the keys `$1`, newest first, read through the
 /// `workhorse_jobs_key` index. Only jobs that can never hold a key (finished without a
@@ -61,10 +66,20 @@ pub(crate) async fn insert_many(
     }
     let now = params.now;
     let mut tx = db.pool.begin().await?;
+    let ids: Vec<uuid::Uuid> = params.jobs.iter().map(|j| j.id.0).collect();
+    let mut used = jobs_by_ids(&mut tx, &ids).await?;
     let mut holders = key_holders(&mut tx, &params.jobs, now).await?;
     let mut inserted = Vec::with_capacity(params.jobs.len());
     let mut rows = Columns::default();
     for mut new in params.jobs {
+        if let Some(existing) = used.get(&new.id) {
+            check_id_reuse(existing, &new)?;
+            inserted.push(Inserted {
+                job: existing.clone(),
+                created: false,
+            });
+            continue;
+        }
         if let Some(holder) = new.key.as_ref().and_then(|key| holders.get(key)) {
             inserted.push(Inserted {
                 job: holder.clone(),
@@ -77,13 +92,23 @@ pub(crate) async fn insert_many(
         new.expires_at = new.expires_at.map(truncate);
         let job = new.into_job(now);
         rows.push(&job);
+        used.insert(job.id, job.clone());
         if let Some(key) = &job.key {
             holders.insert(key.clone(), job.clone());
         }
         inserted.push(Inserted { job, created: true });
     }
     if !rows.ids.is_empty() {
-        rows.insert(&mut tx, now).await?;
+        let wanted = rows.ids.len();
+        if rows.insert(&mut tx, now).await? < wanted {
+            // Another transaction committed one of these ids since the read above: the
+            // same enqueue sent twice at once. A 503 makes the client retry, and the
+            // retry finds that job and answers it.
+            return Err(StoreError::Unavailable(
+                "a job id was inserted concurrently; retry the enqueue".to_owned(),
+            )
+            .into());
+        }
     }
     let ready: BTreeSet<&str> = inserted
         .iter()
@@ -93,6 +118,21 @@ pub(crate) async fn insert_many(
     notify_ready(&mut tx, &db.channel, ready).await?;
     tx.commit().await?;
     Ok(inserted)
+}
+
+/// The jobs already using any of `ids`.
+async fn jobs_by_ids(
+    conn: &mut sqlx::PgConnection,
+    ids: &[uuid::Uuid],
+) -> Result<HashMap<JobId, Job>, Error> {
+    let rows = sqlx::query(BY_IDS.as_str())
+        .bind(ids)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(decode_all(&rows)?
+        .into_iter()
+        .map(|row| (row.job.id, row.job))
+        .collect())
 }
 
 /// Locks the stripes of the batch's keys, then finds the job holding each key now.
@@ -187,13 +227,14 @@ impl Columns {
         self.workflows.push(job.workflow.map(|w| w.0));
     }
 
-    /// Inserts every row pushed, in one statement.
+    /// Inserts every row pushed, in one statement; returns how many were inserted (fewer
+    /// when an id was already used).
     pub(crate) async fn insert(
         self,
         conn: &mut sqlx::PgConnection,
         now: Timestamp,
-    ) -> Result<(), Error> {
-        sqlx::query(INSERT)
+    ) -> Result<usize, Error> {
+        let rows = sqlx::query(INSERT)
             .bind(self.ids)
             .bind(self.tasks)
             .bind(self.queues)
@@ -216,9 +257,9 @@ impl Columns {
             .bind(self.schedules)
             .bind(self.scheduled_for)
             .bind(self.workflows)
-            .execute(conn)
+            .fetch_all(conn)
             .await?;
-        Ok(())
+        Ok(rows.len())
     }
 }
 

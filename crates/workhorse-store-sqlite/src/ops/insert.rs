@@ -1,5 +1,6 @@
 //! `job_insert_many`: new jobs, all or none, honouring unique keys.
 
+use super::job_by_id;
 use crate::counts::{JobSql, JobStatement, WriteTx};
 use crate::error::Error;
 use crate::row::{StateSql, decode, duration_micros, json_text, micros, uuid_blob, whole};
@@ -7,7 +8,7 @@ use crate::sql::SQL;
 use rusqlite::{Connection, params};
 use std::sync::LazyLock;
 use workhorse_core::{Job, Timestamp};
-use workhorse_store::plan::checks::check_insert_batch;
+use workhorse_store::plan::checks::{check_id_reuse, check_insert_batch};
 use workhorse_store::{Inserted, JobInsertManyParams};
 
 /// Inserts one job: every column of [`crate::row::JOB_COLUMNS`].
@@ -24,7 +25,8 @@ pub(crate) static INSERT: LazyLock<JobSql> = LazyLock::new(|| {
     )
 });
 
-/// Inserts the batch in order; a job whose key is held gets the holder back instead.
+/// Inserts the batch in order; a job whose id is used, or whose key is held, gets that job
+/// back instead.
 /// Runs inside one savepoint, so an error leaves nothing behind.
 pub(crate) fn insert_many(
     tx: &mut WriteTx<'_>,
@@ -35,6 +37,15 @@ pub(crate) fn insert_many(
     let mut insert = tx.prepare(&INSERT)?;
     let mut inserted = Vec::with_capacity(params.jobs.len());
     for new in params.jobs {
+        // The batch's own earlier jobs are read back too: same savepoint, same connection.
+        if let Some(existing) = job_by_id(tx.conn(), new.id)? {
+            check_id_reuse(&existing, &new)?;
+            inserted.push(Inserted {
+                job: existing,
+                created: false,
+            });
+            continue;
+        }
         if let Some(key) = &new.key
             && let Some(holder) = key_holder(tx.conn(), key, now)?
         {

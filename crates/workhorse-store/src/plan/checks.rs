@@ -1,7 +1,7 @@
 //! The size and limit checks of requests, each refusing with a message for people.
 
 use crate::StoreError;
-use workhorse_core::{JobState, Transition, limits};
+use workhorse_core::{Job, JobState, NewJob, Transition, limits};
 
 /// An insert holds at most [`limits::MAX_BATCH`] jobs.
 pub fn check_insert_batch(jobs: usize) -> Result<(), StoreError> {
@@ -12,6 +12,18 @@ pub fn check_insert_batch(jobs: usize) -> Result<(), StoreError> {
         )));
     }
     Ok(())
+}
+
+/// A new job whose id is already used by `existing` may only be a repeat of it (a
+/// producer's retried enqueue): the same task. Anything else is a conflict.
+pub fn check_id_reuse(existing: &Job, new: &NewJob) -> Result<(), StoreError> {
+    if existing.task == new.task {
+        return Ok(());
+    }
+    Err(StoreError::Conflict(format!(
+        "job id {} is already used by a job of task {:?}, not {:?}",
+        new.id, existing.task, new.task
+    )))
 }
 
 /// A fetch takes at most [`limits::MAX_FETCH`] jobs.
