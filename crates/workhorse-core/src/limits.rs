@@ -16,6 +16,9 @@ pub const MAX_NAME_LEN: usize = 200;
 pub const MAX_KEY_LEN: usize = 1_000;
 /// Most jobs in one batch enqueue.
 pub const MAX_BATCH: usize = 10_000;
+/// Most jobs one cancel by filter changes, in one transaction: a bigger backlog is
+/// cancelled by calling again.
+pub const MAX_CANCEL_BATCH: usize = 10_000;
 /// Most jobs one fetch may lease.
 pub const MAX_FETCH: u32 = 1_000;
 /// Default largest request body, in bytes (configurable on the server).

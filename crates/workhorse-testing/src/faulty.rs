@@ -17,6 +17,7 @@ use workhorse_store::{
     ScheduleSetPausedParams, ScheduleTriggerParams, ScheduleUpsertParams, ScheduleUpserted, Store,
     StoreError, Workflow, WorkflowCancelParams, WorkflowInsertParams,
 };
+use workhorse_store::{CancelManyOutcome, JobCancelManyParams};
 
 /// The switch of a [`FaultyStore`], and what it refused while on. Cheap to clone.
 #[derive(Debug, Clone, Default)]
@@ -140,6 +141,13 @@ impl<S: Store> Store for FaultyStore<S> {
 
     async fn job_redrive(&self, params: JobRedriveParams) -> Result<Vec<Job>, StoreError> {
         write!(self, job_redrive(params))
+    }
+
+    async fn job_cancel_many(
+        &self,
+        params: JobCancelManyParams,
+    ) -> Result<CancelManyOutcome, StoreError> {
+        write!(self, job_cancel_many(params))
     }
 
     async fn job_promote_due(
