@@ -1,4 +1,5 @@
-//! The producer side of the HTTP API: enqueue, read, wait for, cancel and redrive jobs;
+//! The producer side of the HTTP API: enqueue, read, wait for, cancel (one or by filter)
+//! and redrive jobs;
 //! list and control queues.
 
 use crate::client::{Client, path_segment};
@@ -9,8 +10,9 @@ use std::time::{Duration, Instant};
 use workhorse_core::JobId;
 use workhorse_core::limits::MAX_WAIT_MS;
 use workhorse_protocol::{
-    BatchEnqueueResponse, EnqueueRequest, JobListQuery, JobListResponse, JobView,
-    QueueListResponse, QueuePatch, QueueView, RedriveRequest, RedriveResponse,
+    BatchEnqueueResponse, CancelManyRequest, CancelManyResponse, EnqueueRequest, JobListQuery,
+    JobListResponse, JobView, QueueListResponse, QueuePatch, QueueView, RedriveRequest,
+    RedriveResponse,
 };
 
 /// The answer to an enqueue: the job, and whether it is new (`false`: its unique key was
@@ -103,6 +105,19 @@ impl Client {
     pub async fn cancel(&self, id: JobId) -> Result<JobView, ClientError> {
         let path = format!("/v1/jobs/{id}/cancel");
         Ok(self.call(Method::POST, &path, Some(&Empty {})).await?.body)
+    }
+
+    /// `POST /v1/jobs/cancel`: cancels the unfinished jobs a filter matches, at most its
+    /// `limit` in one transaction; `more` in the answer says to call again.
+    pub async fn cancel_many(
+        &self,
+        request: impl Borrow<CancelManyRequest>,
+    ) -> Result<CancelManyResponse, ClientError> {
+        let body = request.borrow();
+        Ok(self
+            .call(Method::POST, "/v1/jobs/cancel", Some(body))
+            .await?
+            .body)
     }
 
     /// `POST /v1/jobs/{id}/retry`: runs a dead, cancelled or expired job again.
