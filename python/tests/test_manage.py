@@ -1,5 +1,5 @@
 """Managing schedules, jobs and queues from code (`wh.set_schedule`, `wh.list_jobs`,
-`wh.redrive`, `wh.pause_queue`...), against both servers, async and sync."""
+`wh.cancel_jobs`, `wh.redrive`, `wh.pause_queue`...), against both servers, async and sync."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from tests.apps import basic
 from workhorse import (
     ApiError,
+    CancelCounts,
     JobFailed,
     JobState,
     RateLimit,
@@ -119,6 +120,41 @@ async def test_dead_letters_are_redriven_and_a_job_retried(env: WorkhorseEnv) ->
     assert await errors_once_dead() == [6, 6, 6], "fresh attempts, errors kept"
     await failing[0].retry()
     assert await errors_once_dead() == [9, 6, 6]
+
+
+async def test_waiting_jobs_are_cancelled_by_filter(app: Workhorse) -> None:
+    adds = await app.enqueue_many([basic.add.call(i, i) for i in range(3)])
+    later = await basic.add.options(delay=3600).enqueue(9, 9)
+    email = await basic.send_email.enqueue("a@b.c")
+    nothing = await app.cancel_jobs(task="no.such.task")
+    assert nothing == CancelCounts(cancelled=0, cancel_requested=0, more=False)
+
+    first = await app.cancel_jobs(task=basic.add, state=JobState.READY, limit=2)
+    assert first == CancelCounts(cancelled=2, cancel_requested=0, more=True)
+    rest = app.cancel_jobs_sync(task=basic.add.name, state="ready")
+    assert rest == CancelCounts(cancelled=1, cancel_requested=0, more=False)
+    for job in adds:
+        assert (await job.status()).state == JobState.CANCELLED
+    assert (await later.status()).state == JobState.SCHEDULED, "another state"
+    assert (await email.status()).state == JobState.READY, "another task"
+    assert (await app.cancel_jobs(queue="emails")).cancelled == 1
+    assert (await email.status()).state == JobState.CANCELLED
+
+
+def test_a_cancel_by_filter_refuses_bad_input(app: Workhorse) -> None:
+    job = basic.add.enqueue_sync(1, 2)
+    with pytest.raises(ValueError, match="needs queue, task or both, or all=True"):
+        app.cancel_jobs_sync(state="ready")
+    with pytest.raises(ApiError, match="succeeded") as caught:
+        app.cancel_jobs_sync(task=basic.add, state=JobState.SUCCEEDED)
+    assert caught.value.status == 422
+    with pytest.raises(ApiError, match="limit"):
+        app.cancel_jobs_sync(task=basic.add, limit=0)
+    with pytest.raises(ValueError, match="not a valid JobState"):
+        app.cancel_jobs_sync(task=basic.add, state="finished")
+    assert job.status_sync().state == JobState.READY, "a refusal changes nothing"
+    every = app.cancel_jobs_sync(all=True)
+    assert every == CancelCounts(cancelled=1, cancel_requested=0, more=False)
 
 
 async def test_queues_are_paused_resumed_and_limited(app: Workhorse) -> None:

@@ -40,7 +40,7 @@ from workhorse.errors import (
     UnknownTask,
 )
 from workhorse.jobs import AttemptError, Job, JobInfo, JobState, Progress
-from workhorse.manage import Fire, QueueInfo, RateLimit, ScheduleInfo
+from workhorse.manage import CancelCounts, Fire, QueueInfo, RateLimit, ScheduleInfo
 from workhorse.options import Backoff, EnqueueOptions
 from workhorse.schedules import Schedule
 from workhorse.tasks import AsyncTask, ConfiguredTask, RemoteTask, Task, TaskCall
@@ -63,6 +63,7 @@ __all__ = [
     "AsyncTask",
     "AttemptError",
     "Backoff",
+    "CancelCounts",
     "Client",
     "ConfiguredTask",
     "EmbeddedServer",

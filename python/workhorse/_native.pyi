@@ -109,6 +109,10 @@ class Client:
     async def redrive(self, request: str) -> str:
         """`request`: a `POST /v1/jobs/redrive` document. Returns `{count, jobs}`."""
     def redrive_sync(self, request: str) -> str: ...
+    async def cancel_jobs(self, request: str) -> str:
+        """`request`: a `POST /v1/jobs/cancel` document. Returns
+        `{cancelled, cancel_requested, more}`."""
+    def cancel_jobs_sync(self, request: str) -> str: ...
     async def update_queue(self, name: str, patch: str) -> str:
         """`patch`: a `PATCH /v1/queues/{name}` document. Returns the queue."""
     def update_queue_sync(self, name: str, patch: str) -> str: ...

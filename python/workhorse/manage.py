@@ -1,6 +1,6 @@
 """Managing schedules, jobs and queues from code: what APScheduler users do from endpoints
 (`add_job(..., replace_existing=True)`, `get_jobs()`, `remove_job(id)`), and what an admin
-endpoint needs (list and retry jobs, redrive dead letters, pause queues).
+endpoint needs (list, cancel and retry jobs, redrive dead letters, pause queues).
 
 Every call is a method of the app (`await wh.list_schedules()`), with a blocking twin named
 `<name>_sync`. Bad input raises before anything is sent (`ValueError`, `TypeError`) or comes
@@ -23,7 +23,14 @@ if TYPE_CHECKING:
     from workhorse._native import Client
     from workhorse.tasks import Enqueueable
 
-__all__ = ["Fire", "Management", "QueueInfo", "RateLimit", "ScheduleInfo"]
+__all__ = [
+    "CancelCounts",
+    "Fire",
+    "Management",
+    "QueueInfo",
+    "RateLimit",
+    "ScheduleInfo",
+]
 
 _PAGE = 200
 """Jobs read per request by `list_jobs`."""
@@ -86,6 +93,26 @@ class ScheduleInfo:
             owner=view.get("owner"),
             created_at=parse_time(view["created_at"]),
             updated_at=parse_time(view["updated_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class CancelCounts:
+    """What one `cancel_jobs` call did, in one transaction."""
+
+    cancelled: int
+    """Jobs cancelled at once (they were scheduled, ready or waiting)."""
+    cancel_requested: int
+    """Running jobs told to stop: each stops on its worker's next heartbeat."""
+    more: bool
+    """More jobs matched than the call's limit: call again to cancel the rest."""
+
+    @classmethod
+    def from_view(cls, view: dict[str, Any]) -> CancelCounts:
+        return cls(
+            cancelled=int(view["cancelled"]),
+            cancel_requested=int(view["cancel_requested"]),
+            more=bool(view["more"]),
         )
 
 
@@ -255,6 +282,37 @@ class Management:
         request = _redrive(queue, task, state)
         return int(json.loads(self.client.redrive_sync(request))["count"])
 
+    async def cancel_jobs(
+        self,
+        *,
+        queue: str | None = None,
+        task: str | Enqueueable | None = None,
+        state: JobState | str | None = None,
+        all: bool = False,
+        limit: int | None = None,
+    ) -> CancelCounts:
+        """Cancels the unfinished jobs of `queue` and/or `task` (`state`: only `scheduled`,
+        `ready`, `waiting` or `running` ones; default all four), up to `limit` (default and
+        maximum 10,000) in one transaction: waiting jobs at once, running ones on their
+        next heartbeat. With neither `queue` nor `task`, `all=True` is required (every
+        unfinished job). When `more` is true, call again for the rest."""
+        request = _cancel(queue, task, state, all, limit)
+        return CancelCounts.from_view(
+            json.loads(await self.client.cancel_jobs(request))
+        )
+
+    def cancel_jobs_sync(
+        self,
+        *,
+        queue: str | None = None,
+        task: str | Enqueueable | None = None,
+        state: JobState | str | None = None,
+        all: bool = False,
+        limit: int | None = None,
+    ) -> CancelCounts:
+        request = _cancel(queue, task, state, all, limit)
+        return CancelCounts.from_view(json.loads(self.client.cancel_jobs_sync(request)))
+
     # -- queues ------------------------------------------------------------------------
 
     async def list_queues(self) -> list[QueueInfo]:
@@ -368,6 +426,32 @@ def _redrive(
         request["queue"] = queue
     if task is not None:
         request["task"] = task if isinstance(task, str) else task.name
+    return json.dumps(request)
+
+
+def _cancel(
+    queue: str | None,
+    task: str | Enqueueable | None,
+    state: JobState | str | None,
+    every: bool,
+    limit: int | None,
+) -> str:
+    if queue is None and task is None and not every:
+        raise ValueError(
+            "cancel_jobs() needs queue, task or both, or all=True to cancel every "
+            "unfinished job"
+        )
+    request: dict[str, Any] = {}
+    if queue is not None:
+        request["queue"] = queue
+    if task is not None:
+        request["task"] = task if isinstance(task, str) else task.name
+    if state is not None:
+        request["state"] = JobState(state).value
+    if every:
+        request["all"] = True
+    if limit is not None:
+        request["limit"] = limit
     return json.dumps(request)
 
 

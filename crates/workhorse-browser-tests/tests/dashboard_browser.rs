@@ -1,5 +1,6 @@
 //! The dashboard in real headless Chromium, against the real server: live numbers while
-//! jobs flow, redrive of a dead job from the UI, cancel of a running job from the UI.
+//! jobs flow, redrive of a dead job from the UI, cancel of a running job from the UI, cancel
+//! of every job a filter matches.
 
 use serde_json::json;
 use workhorse_browser_tests::{Browser, DEADLINE, TestServer};
@@ -154,6 +155,67 @@ async fn a_running_job_is_cancelled_from_the_ui_and_its_heartbeat_says_so() {
     let beat = server.heartbeat(&leased[0], None).await;
     assert_eq!(beat["cancel_requested"], true);
     assert_eq!(server.job(&id).await["cancel_requested"], true);
+
+    browser.assert_no_page_errors().await;
+    browser.quit().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_jobs_a_filter_matches_are_cancelled_from_the_ui_after_a_second_click() {
+    let server = TestServer::start().await;
+    let mut wrong = Vec::new();
+    for row in 0..3 {
+        let job = server
+            .enqueue(json!({"task": "import_row", "queue": "imports", "args": [row]}))
+            .await;
+        wrong.push(job["id"].as_str().expect("id").to_owned());
+    }
+    let kept = server
+        .enqueue(json!({"task": "import_done", "queue": "imports"}))
+        .await;
+    let running = server.fetch("w1", "imports", 1).await;
+    let running_id = running[0]["id"].as_str().expect("id").to_owned();
+    assert!(
+        wrong.contains(&running_id),
+        "the oldest import_row job runs"
+    );
+
+    let browser = Browser::start().await;
+    browser
+        .open(&server.page("/jobs?queue=imports&task=import_row"))
+        .await;
+    let button = r#"button[data-action="cancel-matching"]"#;
+    browser.click(button).await;
+    browser
+        .wait_text(button, "Click again to cancel all matching")
+        .await;
+    browser.click(button).await;
+    wait_until("the matching jobs to be cancelled", DEADLINE, || async {
+        for id in wrong.iter().filter(|id| **id != running_id) {
+            if server.job(id).await["state"] != "cancelled" {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await;
+    let flagged = server.job(&running_id).await;
+    assert_eq!(flagged["state"], "running");
+    assert_eq!(
+        flagged["cancel_requested"], true,
+        "told on its next heartbeat"
+    );
+    let kept = server.job(kept["id"].as_str().expect("id")).await;
+    assert_eq!(kept["state"], "ready", "another task is left alone");
+    browser
+        .wait_text_matching("#toasts .toast", |t| {
+            t == "Cancelled 2 jobs; 1 job told to stop."
+        })
+        .await;
+    browser
+        .wait_text_matching("#job-table tbody", |t| !t.contains("ready"))
+        .await;
 
     browser.assert_no_page_errors().await;
     browser.quit().await;

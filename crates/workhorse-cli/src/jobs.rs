@@ -4,7 +4,7 @@ use crate::output::{self, Table};
 use clap::{Args, Subcommand};
 use workhorse_client::Client;
 use workhorse_core::{JobId, JobState};
-use workhorse_protocol::{JobListQuery, JobListResponse, JobView};
+use workhorse_protocol::{CancelManyRequest, JobListQuery, JobListResponse, JobView};
 
 /// `workhorse jobs` subcommands.
 #[derive(Debug, Subcommand)]
@@ -13,8 +13,9 @@ pub enum JobsCommand {
     List(ListArgs),
     /// One job in full: arguments, progress, result, every attempt's error.
     Get { id: JobId },
-    /// Cancel a job: at once if it waits, on its next heartbeat if it runs.
-    Cancel { id: JobId },
+    /// Cancel jobs, by id or by filter: at once if they wait, on their next heartbeat if
+    /// they run.
+    Cancel(CancelArgs),
     /// Run a dead, cancelled or expired job again.
     Retry { id: JobId },
 }
@@ -38,6 +39,43 @@ pub struct ListArgs {
     /// Continue after a previous page (its `next` cursor).
     #[arg(long)]
     cursor: Option<String>,
+}
+
+/// What `jobs cancel` selects: ids, or a filter, or `--all`.
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// Job ids to cancel (each on its own; a finished job is left as it is).
+    ids: Vec<JobId>,
+    #[arg(long)]
+    queue: Option<String>,
+    #[arg(long)]
+    task: Option<String>,
+    /// Only jobs in this state: scheduled, ready, waiting or running (default: all four).
+    #[arg(long)]
+    state: Option<JobState>,
+    /// Every unfinished job (up to --limit): required when no id, --queue or --task is
+    /// given, so a bare `jobs cancel` never cancels everything by accident.
+    #[arg(long)]
+    all: bool,
+    /// At most this many jobs in one call (server default and maximum 10,000).
+    #[arg(long)]
+    limit: Option<u32>,
+}
+
+impl CancelArgs {
+    fn has_filter(&self) -> bool {
+        self.queue.is_some() || self.task.is_some() || self.state.is_some()
+    }
+
+    fn request(self) -> CancelManyRequest {
+        CancelManyRequest {
+            queue: self.queue,
+            task: self.task,
+            state: self.state,
+            all: self.all,
+            limit: self.limit,
+        }
+    }
 }
 
 impl ListArgs {
@@ -69,17 +107,46 @@ pub async fn run(client: &Client, command: JobsCommand, json: bool) -> anyhow::R
                 Ok(())
             }
         }
-        JobsCommand::Cancel { id } => {
-            let job = client.cancel(id).await?;
-            let note = if job.state == JobState::Running {
-                " (cancel requested: it stops on its next heartbeat)"
-            } else {
-                ""
-            };
-            print_action(&job, json, note)
-        }
+        JobsCommand::Cancel(args) => cancel(client, args, json).await,
         JobsCommand::Retry { id } => print_action(&client.retry(id).await?, json, ""),
     }
+}
+
+async fn cancel(client: &Client, args: CancelArgs, json: bool) -> anyhow::Result<()> {
+    if args.ids.is_empty() {
+        return cancel_matching(client, args, json).await;
+    }
+    if args.has_filter() || args.all || args.limit.is_some() {
+        anyhow::bail!("jobs cancel takes job ids or a filter (--queue, --task, --state), not both");
+    }
+    for id in args.ids {
+        let job = client.cancel(id).await?;
+        let note = if job.state == JobState::Running {
+            " (cancel requested: it stops on its next heartbeat)"
+        } else {
+            ""
+        };
+        print_action(&job, json, note)?;
+    }
+    Ok(())
+}
+
+async fn cancel_matching(client: &Client, args: CancelArgs, json: bool) -> anyhow::Result<()> {
+    if args.queue.is_none() && args.task.is_none() && !args.all {
+        anyhow::bail!("jobs cancel needs job ids, --queue, --task, or --all");
+    }
+    let outcome = client.cancel_many(args.request()).await?;
+    if json {
+        return output::json(&outcome);
+    }
+    println!(
+        "cancelled {} job(s); {} running job(s) told to stop on their next heartbeat",
+        outcome.cancelled, outcome.cancel_requested
+    );
+    if outcome.more {
+        println!("more jobs match: run the command again to cancel the next batch");
+    }
+    Ok(())
 }
 
 /// One line about a job an action changed, or the job as JSON.

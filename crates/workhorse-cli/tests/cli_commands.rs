@@ -277,6 +277,36 @@ fn waiting_jobs_are_cancelled_and_retried() {
 }
 
 #[test]
+fn jobs_are_cancelled_by_filter() {
+    let server = Server::start();
+    for task in ["wrong", "wrong", "wrong", "right"] {
+        server.ok(&["enqueue", task, "--queue", "deploy", "--delay-ms", "60000"]);
+    }
+    let refused = error_line(&server.run(&["jobs", "cancel", "--state", "scheduled"]));
+    assert_eq!(
+        refused,
+        "error: jobs cancel needs job ids, --queue, --task, or --all"
+    );
+    let first = server.ok(&["jobs", "cancel", "--task", "wrong", "--limit", "2"]);
+    assert_eq!(
+        first.lines().collect::<Vec<_>>(),
+        [
+            "cancelled 2 job(s); 0 running job(s) told to stop on their next heartbeat",
+            "more jobs match: run the command again to cancel the next batch",
+        ]
+    );
+    let rest: Value = server.json(&["jobs", "cancel", "--queue", "deploy", "--task", "wrong"]);
+    assert_eq!(
+        rest,
+        serde_json::json!({"cancelled": 1, "cancel_requested": 0, "more": false})
+    );
+    let left: JobListResponse =
+        server.json(&["jobs", "list", "--queue", "deploy", "--state", "scheduled"]);
+    let tasks: Vec<&str> = left.jobs.iter().map(|j| j.task.as_str()).collect();
+    assert_eq!(tasks, ["right"], "only the matching jobs are cancelled");
+}
+
+#[test]
 fn errors_are_one_readable_line() {
     let down = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

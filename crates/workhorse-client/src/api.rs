@@ -1,4 +1,5 @@
-//! The producer side of the HTTP API: enqueue, read, wait for, cancel and redrive jobs;
+//! The producer side of the HTTP API: enqueue, read, wait for, cancel (one or by filter)
+//! and redrive jobs;
 //! list and control queues.
 
 use crate::client::{CallOptions, Client, path_segment};
@@ -9,8 +10,9 @@ use std::time::{Duration, Instant};
 use workhorse_core::JobId;
 use workhorse_core::limits::MAX_WAIT_MS;
 use workhorse_protocol::{
-    BatchEnqueueResponse, EnqueueRequest, JobListQuery, JobListResponse, JobView,
-    QueueListResponse, QueuePatch, QueueView, RedriveRequest, RedriveResponse,
+    BatchEnqueueResponse, CancelManyRequest, CancelManyResponse, EnqueueRequest, JobListQuery,
+    JobListResponse, JobView, QueueListResponse, QueuePatch, QueueView, RedriveRequest,
+    RedriveResponse,
 };
 
 /// The answer to an enqueue: the job, and whether it is new (`false`: its unique key was
@@ -128,6 +130,19 @@ impl Client {
         let repeatable = CallOptions::repeatable();
         Ok(self
             .call_with(Method::POST, &path, Some(&Empty {}), repeatable)
+            .await?
+            .body)
+    }
+
+    /// `POST /v1/jobs/cancel`: cancels the unfinished jobs a filter matches, at most its
+    /// `limit` in one transaction; `more` in the answer says to call again.
+    pub async fn cancel_many(
+        &self,
+        request: impl Borrow<CancelManyRequest>,
+    ) -> Result<CancelManyResponse, ClientError> {
+        let body = request.borrow();
+        Ok(self
+            .call(Method::POST, "/v1/jobs/cancel", Some(body))
             .await?
             .body)
     }

@@ -21,6 +21,9 @@ pub const MAX_KEY_LEN: usize = 1_000;
 pub const MAX_KEY_WINDOW_MS: u64 = 365 * 24 * 60 * 60 * 1_000;
 /// Most jobs in one batch enqueue.
 pub const MAX_BATCH: usize = 10_000;
+/// Most jobs one cancel by filter changes, in one transaction: a bigger backlog is
+/// cancelled by calling again.
+pub const MAX_CANCEL_BATCH: usize = 10_000;
 /// Most jobs one fetch may lease.
 pub const MAX_FETCH: u32 = 1_000;
 /// Default largest request body, in bytes (configurable on the server).

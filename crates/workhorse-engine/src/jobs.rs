@@ -1,12 +1,14 @@
-//! The producer's side of the engine: enqueue, read, cancel, redrive, queue controls.
+//! The producer's side of the engine: enqueue, read, cancel (one or by filter), redrive,
+//! queue controls.
 
 use crate::error::invalid;
 use crate::{Engine, EngineError};
 use workhorse_core::queue::validate_queue_name;
 use workhorse_core::{Job, JobId, JobState, NewJob, Transition, limits};
 use workhorse_store::{
-    CancelOutcome, Inserted, JobCancelParams, JobInsertManyParams, JobListParams, JobPage,
-    JobRedriveParams, QueueInfo, QueueListParams, QueueUpdateParams, RedriveSelector,
+    CancelFilter, CancelManyOutcome, CancelOutcome, Inserted, JobCancelManyParams, JobCancelParams,
+    JobInsertManyParams, JobListParams, JobPage, JobRedriveParams, QueueInfo, QueueListParams,
+    QueueUpdateParams, RedriveSelector,
 };
 
 impl Engine {
@@ -115,6 +117,41 @@ impl Engine {
         Ok(jobs)
     }
 
+    /// Cancels the unfinished jobs a filter matches, at most its `limit` in one transaction
+    /// (all or none): waiting ones at once, running ones on their worker's next heartbeat.
+    /// A filter naming neither a queue nor a task is refused unless `all` is set; the
+    /// outcome's `more` says to call again for the jobs past the limit.
+    pub async fn cancel_many(
+        &self,
+        filter: CancelFilter,
+    ) -> Result<CancelManyOutcome, EngineError> {
+        check_cancel(&filter)?;
+        let params = JobCancelManyParams {
+            now: self.now(),
+            filter,
+        };
+        let outcome = self.write(self.inner.store.job_cancel_many(params)).await?;
+        // A running one is counted when its worker stops it.
+        for job in &outcome.cancelled {
+            self.inner.metrics.cancelled(job);
+        }
+        tracing::info!(
+            cancelled = outcome.cancelled.len(),
+            cancel_requested = outcome.cancel_requested.len(),
+            more = outcome.more,
+            "jobs cancelled by filter"
+        );
+        // The workflow jobs the same transaction unblocked or cancelled, as it reported them.
+        self.observe(
+            outcome
+                .cancelled
+                .iter()
+                .chain(&outcome.cancel_requested)
+                .chain(&outcome.dependants),
+        );
+        Ok(outcome)
+    }
+
     /// Whether the store answers (a cheap read), for readiness probes.
     pub async fn ping(&self) -> Result<(), EngineError> {
         self.inner.store.job_next_due().await?;
@@ -151,6 +188,34 @@ impl Engine {
         self.inner.ready.notify(name);
         Ok(queue)
     }
+}
+
+/// The checks of [`workhorse_store::plan::checks::cancel_states`], each naming its field.
+fn check_cancel(filter: &CancelFilter) -> Result<(), EngineError> {
+    if let Some(queue) = &filter.queue {
+        validate_queue_name(queue)?;
+    }
+    if filter.queue.is_none() && filter.task.is_none() && !filter.all {
+        return Err(invalid(
+            "all",
+            "give a queue or a task to cancel by, or all: true to cancel every unfinished job",
+        ));
+    }
+    if let Some(state) = filter.state
+        && !Transition::Cancel.allowed_from(state)
+    {
+        return Err(invalid(
+            "state",
+            format!("cannot cancel {state} jobs; only scheduled, ready, waiting or running"),
+        ));
+    }
+    if !(1..=limits::MAX_CANCEL_BATCH).contains(&(filter.limit as usize)) {
+        return Err(invalid(
+            "limit",
+            format!("limit must be between 1 and {}", limits::MAX_CANCEL_BATCH),
+        ));
+    }
+    Ok(())
 }
 
 fn check_redrive(selector: &RedriveSelector) -> Result<(), EngineError> {

@@ -43,10 +43,10 @@ pub use workflows::WORKFLOW_FIELD;
 // outcomes they match on, and the election contract a node hands to `start_elected`.
 // Re-exported so that the HTTP layer depends on the engine alone, not on the store.
 pub use workhorse_store::{
-    Ack, AckKind, AckOutcome, AckRefusal, Beat, Fire, FireOutcome, HeartbeatOutcome, JobListParams,
-    LeaderBackend, MAX_SCHEDULES_PER_SET, QueueInfo, QueueUpdateParams, RedriveSelector, Schedule,
-    ScheduleDefinition, ScheduleJob, ScheduleUpserted, SetSchedule, SingleNode, StoreError,
-    Workflow,
+    Ack, AckKind, AckOutcome, AckRefusal, Beat, CancelFilter, CancelManyOutcome, Fire, FireOutcome,
+    HeartbeatOutcome, JobListParams, LeaderBackend, MAX_SCHEDULES_PER_SET, QueueInfo,
+    QueueUpdateParams, RedriveSelector, Schedule, ScheduleDefinition, ScheduleJob,
+    ScheduleUpserted, SetSchedule, SingleNode, StoreError, Workflow,
 };
 
 use signal::{FinishWaiters, ReadySignal, ScheduleHint};

@@ -163,3 +163,36 @@ pub struct RedriveResponse {
     pub count: usize,
     pub jobs: Vec<JobView>,
 }
+
+/// `POST /v1/jobs/cancel`: cancel the unfinished jobs a filter matches, at most `limit` in
+/// one call. A filter naming neither `queue` nor `task` is refused unless `all` is true.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelManyRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    /// `scheduled`, `ready`, `waiting` or `running`; absent: all four.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub state: Option<JobState>,
+    /// Match every unfinished job when no `queue` or `task` is given: required then, so a
+    /// bare request never cancels everything by accident.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub all: bool,
+    /// At most this many jobs (default and maximum 10,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// What a cancel by filter did, in one transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CancelManyResponse {
+    /// Jobs cancelled at once (they were scheduled, ready or waiting).
+    pub cancelled: usize,
+    /// Running jobs marked `cancel_requested`: each stops on its worker's next heartbeat.
+    pub cancel_requested: usize,
+    /// More jobs matched than `limit`: call again to cancel the rest.
+    pub more: bool,
+}

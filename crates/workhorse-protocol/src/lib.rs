@@ -16,7 +16,8 @@ mod workflows;
 
 pub use enqueue::{BatchEnqueueRequest, BatchEnqueueResponse, EnqueueRequest};
 pub use jobs::{
-    JobListQuery, JobListResponse, JobView, RedriveRequest, RedriveResponse, ResultQuery,
+    CancelManyRequest, CancelManyResponse, JobListQuery, JobListResponse, JobView, RedriveRequest,
+    RedriveResponse, ResultQuery,
 };
 pub use problem::Problem;
 pub use queues::{QueueListResponse, QueuePatch, QueueView};

@@ -254,6 +254,14 @@ impl NativeClient {
         block_on(py, self.redrive_call(request)?)
     }
 
+    fn cancel_jobs<'py>(&self, py: Python<'py>, request: &str) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.cancel_jobs_call(request)?)
+    }
+
+    fn cancel_jobs_sync(&self, py: Python<'_>, request: &str) -> Answer {
+        block_on(py, self.cancel_jobs_call(request)?)
+    }
+
     fn update_queue<'py>(
         &self,
         py: Python<'py>,

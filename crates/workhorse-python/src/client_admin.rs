@@ -1,12 +1,12 @@
 //! The managing calls of [`NativeClient`]: schedules (list, show, pause, resume, trigger,
-//! delete), job lists and redrive, queue controls. The twins live in `client.rs`; these
+//! delete), job lists, cancel by filter and redrive, queue controls. The twins live in `client.rs`; these
 //! check their arguments before anything is sent.
 
 use crate::client::{Answer, NativeClient, json};
 use crate::errors::parse_request;
 use pyo3::prelude::*;
 use std::future::Future;
-use workhorse_protocol::{JobListQuery, QueuePatch, RedriveRequest};
+use workhorse_protocol::{CancelManyRequest, JobListQuery, QueuePatch, RedriveRequest};
 
 /// Next fire times a schedule read shows.
 const SCHEDULE_FIRES_SHOWN: u32 = 5;
@@ -63,6 +63,15 @@ impl NativeClient {
         let request: RedriveRequest = parse_request("redrive request", request)?;
         let client = self.client.clone();
         Ok(async move { json(client.redrive(request).await) })
+    }
+
+    pub(crate) fn cancel_jobs_call(
+        &self,
+        request: &str,
+    ) -> PyResult<impl Future<Output = Answer> + 'static> {
+        let request: CancelManyRequest = parse_request("cancel request", request)?;
+        let client = self.client.clone();
+        Ok(async move { json(client.cancel_many(request).await) })
     }
 
     pub(crate) fn update_queue_call(

@@ -11,6 +11,7 @@ use workhorse_protocol::{
     JobListResponse, JobView, Problem, QueueListResponse, QueuePatch, QueueView, RedriveRequest,
     RedriveResponse, ServerMessage, WorkerListResponse, WorkerView, WsBeat, WsBeatResult, WsStep,
 };
+use workhorse_protocol::{CancelManyRequest, CancelManyResponse};
 use workhorse_protocol::{
     ChordStep, WorkflowJobView, WorkflowRequest, WorkflowState, WorkflowStep, WorkflowView,
 };
@@ -28,7 +29,7 @@ use workhorse_protocol::{
     ),
     paths(
         jobs::enqueue, jobs::enqueue_batch, jobs::get, jobs::result, jobs::list, jobs::cancel,
-        jobs::retry, jobs::redrive,
+        jobs::cancel_many, jobs::retry, jobs::redrive,
         worker::fetch, worker::heartbeat, worker::complete, worker::fail, worker::ack,
         queues::list, queues::update,
         schedules::upsert, schedules::list, schedules::get, schedules::delete,
@@ -40,7 +41,7 @@ use workhorse_protocol::{
     ),
     components(schemas(
         EnqueueRequest, BatchEnqueueRequest, BatchEnqueueResponse, JobView, JobListResponse,
-        RedriveRequest, RedriveResponse, FetchRequest, FetchResponse, FetchedJob,
+        CancelManyRequest, CancelManyResponse, RedriveRequest, RedriveResponse, FetchRequest, FetchResponse, FetchedJob,
         HeartbeatRequest, HeartbeatResponse, CompleteRequest, FailRequest, ErrorReport,
         AckItem, AckRequest, AckResponse, AckResult, AckOutcomeView, JobLeaseRef, WsBeat,
         WsBeatResult, WsStep, ClientMessage, ServerMessage, QueueView, QueueListResponse, QueuePatch,

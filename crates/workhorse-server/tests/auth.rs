@@ -24,6 +24,7 @@ const TABLE: &[(&str, &str, Need)] = &[
     ("GET", "/v1/jobs", Some(Role::Viewer)),
     ("POST", "/v1/jobs/batch", Some(Role::Producer)),
     ("POST", "/v1/jobs/redrive", Some(Role::Producer)),
+    ("POST", "/v1/jobs/cancel", Some(Role::Producer)),
     ("GET", "/v1/jobs/{id}", Some(Role::Viewer)),
     ("GET", "/v1/jobs/{id}/result", Some(Role::Viewer)),
     ("POST", "/v1/jobs/{id}/cancel", Some(Role::Producer)),
@@ -229,6 +230,7 @@ fn request_for(route: &str, jobs: &Seeded) -> (String, Value) {
         ),
         "/v1/jobs/batch" => (route.into(), json!({"jobs": [{"task": "new"}]})),
         "/v1/jobs/redrive" => (route.into(), json!({})),
+        "/v1/jobs/cancel" => (route.into(), json!({"queue": jobs.queue, "task": "waits"})),
         "/v1/jobs/{id}" => (format!("/v1/jobs/{running}"), Value::Null),
         "/v1/jobs/{id}/result" => (
             format!("/v1/jobs/{}/result?timeout_ms=0", jobs.dead),

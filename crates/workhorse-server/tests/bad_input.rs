@@ -280,3 +280,52 @@ async fn bad_queries_and_worker_requests() {
     assert_eq!(server.snapshot().await, before);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn bad_cancel_filters_are_refused() {
+    let (server, before) = seeded().await;
+    let srv = &server;
+    let cancel = |body: Value| async move { srv.post("/v1/jobs/cancel", &body).await };
+    let no_filter = refused(&cancel(json!({})).await, 422, Some("all"));
+    assert!(
+        no_filter["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("queue or a task")),
+        "{no_filter:#}"
+    );
+    refused(&cancel(json!({"state": "ready"})).await, 422, Some("all"));
+    refused(
+        &cancel(json!({"queue": "seed", "state": "bogus"})).await,
+        422,
+        Some("state"),
+    );
+    refused(
+        &cancel(json!({"queue": "seed", "state": "succeeded"})).await,
+        422,
+        Some("state"),
+    );
+    refused(
+        &cancel(json!({"queue": "seed", "limit": 0})).await,
+        422,
+        Some("limit"),
+    );
+    let over = limits::MAX_CANCEL_BATCH + 1;
+    refused(
+        &cancel(json!({"queue": "seed", "limit": over})).await,
+        422,
+        Some("limit"),
+    );
+    refused(
+        &cancel(json!({"queue": "has space"})).await,
+        422,
+        Some("queue"),
+    );
+    refused(
+        &cancel(json!({"queue": "seed", "stat": "ready"})).await,
+        422,
+        Some("stat"),
+    );
+    refused(&server.post_raw("/v1/jobs/cancel", "{").await, 400, None);
+    assert_eq!(server.snapshot().await, before);
+    server.stop().await;
+}

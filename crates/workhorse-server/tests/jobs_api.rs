@@ -197,6 +197,59 @@ async fn cancel_retry_and_redrive() {
 }
 
 #[tokio::test]
+async fn jobs_are_cancelled_by_filter_in_batches() {
+    let server = start().await;
+    for _ in 0..3 {
+        server
+            .enqueue(json!({"task": "wrong", "queue": "bulk"}))
+            .await;
+    }
+    let kept = server
+        .enqueue(json!({"task": "right", "queue": "bulk"}))
+        .await;
+    let running = server.fetch_one("bulk").await;
+    let later = server
+        .enqueue(json!({"task": "wrong", "queue": "bulk", "delay_ms": 60_000}))
+        .await;
+    let cancel = |body: serde_json::Value| {
+        let server = &server;
+        async move { server.post("/v1/jobs/cancel", &body).await }
+    };
+
+    let nothing = cancel(json!({"task": "no-such-task"})).await;
+    assert_eq!(nothing.status, StatusCode::OK);
+    assert_eq!(
+        nothing.body,
+        json!({"cancelled": 0, "cancel_requested": 0, "more": false})
+    );
+    let ready = cancel(json!({"task": "wrong", "state": "ready", "limit": 1})).await;
+    assert_eq!(
+        ready.body,
+        json!({"cancelled": 1, "cancel_requested": 0, "more": true})
+    );
+    let rest = cancel(json!({"queue": "bulk", "task": "wrong"})).await;
+    assert_eq!(
+        rest.body,
+        json!({"cancelled": 2, "cancel_requested": 1, "more": false}),
+        "the other ready one and the scheduled one at once; the running one told"
+    );
+    let flagged = server
+        .get(&format!("/v1/jobs/{}", running["id"].as_str().expect("id")))
+        .await;
+    assert_eq!(flagged.body["state"], "running");
+    assert_eq!(flagged.body["cancel_requested"], true);
+    let later = server
+        .get(&format!("/v1/jobs/{}", later["id"].as_str().expect("id")))
+        .await;
+    assert_eq!(later.body["state"], "cancelled");
+    let kept = server
+        .get(&format!("/v1/jobs/{}", kept["id"].as_str().expect("id")))
+        .await;
+    assert_eq!(kept.body["state"], "ready", "another task is left alone");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn result_answers_202_while_running_and_200_once_finished() {
     let server = start().await;
     let job = server.enqueue(json!({"task": "t", "queue": "r"})).await;
@@ -266,6 +319,7 @@ async fn health_readiness_and_the_openapi_document() {
         "/v1/jobs/{id}/cancel",
         "/v1/jobs/{id}/retry",
         "/v1/jobs/redrive",
+        "/v1/jobs/cancel",
         "/v1/fetch",
         "/v1/jobs/{id}/heartbeat",
         "/v1/jobs/{id}/complete",
@@ -284,6 +338,8 @@ async fn health_readiness_and_the_openapi_document() {
     for schema in [
         "EnqueueRequest",
         "JobView",
+        "CancelManyRequest",
+        "CancelManyResponse",
         "Problem",
         "ClientMessage",
         "ServerMessage",

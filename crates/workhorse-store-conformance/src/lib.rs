@@ -21,6 +21,7 @@
 //! product: it lives beside the stores, as River keeps `riverdrivertest` beside its drivers.
 
 mod admin;
+mod cancel_many;
 mod counts;
 mod fetch;
 mod insert;
@@ -35,6 +36,7 @@ mod time;
 mod workflow;
 
 pub use admin::*;
+pub use cancel_many::*;
 pub use counts::*;
 pub use fetch::*;
 pub use insert::*;
@@ -109,6 +111,11 @@ macro_rules! conformance_tests {
             cancel_finished_or_unknown_job,
             redrive_by_ids,
             redrive_by_filter,
+            cancel_many_by_queue,
+            cancel_many_by_task_and_state,
+            cancel_many_honours_its_limit,
+            cancel_many_refuses_and_matches_nothing,
+            cancel_many_workflow_dependants_follow_the_policy,
             promote_due_moves_scheduled_and_expires_stale,
             next_due_is_earliest_wake_time,
             rescue_expired_lease_counts_attempt,

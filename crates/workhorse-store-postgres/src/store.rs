@@ -2,10 +2,10 @@
 //! [`StoreError`] at this boundary.
 
 use crate::PgStore;
-use crate::ops::workflow;
 use crate::ops::{
     admin, fetch, insert, job_by_id, lease, list, queues, schedule, schedule_fire, time,
 };
+use crate::ops::{cancel_many, workflow};
 use async_trait::async_trait;
 use workhorse_core::{Job, JobId, Timestamp, WorkflowId};
 use workhorse_store::{
@@ -15,6 +15,7 @@ use workhorse_store::{
     JobRescueParams, PromoteOutcome, QueueInfo, QueueListParams, QueueUpdateParams, RescueOutcome,
     Store, StoreError,
 };
+use workhorse_store::{CancelManyOutcome, JobCancelManyParams};
 use workhorse_store::{
     Fire, Schedule, ScheduleDeclareSetParams, ScheduleFireDueParams, ScheduleHistoryParams,
     ScheduleSetDeclared, ScheduleSetPausedParams, ScheduleTriggerParams, ScheduleUpsertParams,
@@ -74,6 +75,13 @@ impl Store for PgStore {
 
     async fn job_redrive(&self, params: JobRedriveParams) -> Result<Vec<Job>, StoreError> {
         Ok(admin::redrive(&self.inner.db, params).await?)
+    }
+
+    async fn job_cancel_many(
+        &self,
+        params: JobCancelManyParams,
+    ) -> Result<CancelManyOutcome, StoreError> {
+        Ok(cancel_many::cancel_many(&self.inner.db, &params).await?)
     }
 
     async fn job_promote_due(

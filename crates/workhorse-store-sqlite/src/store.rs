@@ -1,10 +1,10 @@
 //! [`Store`] for [`SqliteStore`]: writes to the writer thread, reads to the read pool.
 
 use crate::SqliteStore;
-use crate::ops::workflow;
 use crate::ops::{
     admin, fetch, insert, job_by_id, lease, list, queues, schedule, schedule_fire, time,
 };
+use crate::ops::{cancel_many, workflow};
 use async_trait::async_trait;
 use workhorse_core::{Job, JobId, Timestamp, WorkflowId};
 use workhorse_store::{
@@ -14,6 +14,7 @@ use workhorse_store::{
     JobRescueParams, PromoteOutcome, QueueInfo, QueueListParams, QueueUpdateParams, RescueOutcome,
     Store, StoreError,
 };
+use workhorse_store::{CancelManyOutcome, JobCancelManyParams};
 use workhorse_store::{
     Fire, Schedule, ScheduleDeclareSetParams, ScheduleFireDueParams, ScheduleHistoryParams,
     ScheduleSetDeclared, ScheduleSetPausedParams, ScheduleTriggerParams, ScheduleUpsertParams,
@@ -79,6 +80,15 @@ impl Store for SqliteStore {
     async fn job_redrive(&self, params: JobRedriveParams) -> Result<Vec<Job>, StoreError> {
         self.writer
             .write(move |tx| admin::redrive(tx, params))
+            .await
+    }
+
+    async fn job_cancel_many(
+        &self,
+        params: JobCancelManyParams,
+    ) -> Result<CancelManyOutcome, StoreError> {
+        self.writer
+            .write(move |tx| cancel_many::cancel_many(tx, &params))
             .await
     }
 

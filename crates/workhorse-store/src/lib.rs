@@ -120,6 +120,20 @@ pub trait Store: Send + Sync + 'static {
     /// attempts, errors kept. By id or by filter; returns the redriven jobs.
     async fn job_redrive(&self, params: JobRedriveParams) -> Result<Vec<Job>, StoreError>;
 
+    /// Cancel by filter, all or nothing in one transaction: the unfinished jobs matching
+    /// `filter` (checked by [`plan::checks::cancel_states`]: a state Cancel leaves, a limit
+    /// of 1 to [`workhorse_core::limits::MAX_CANCEL_BATCH`], a queue or a task unless `all`),
+    /// oldest first, up to `limit`. Each goes as [`Store::job_cancel`] takes one:
+    /// `scheduled | ready | waiting → cancelled` (Cancel, guarded by that state), `running`
+    /// flagged `cancel_requested` (guarded by `running`; a running job already flagged does
+    /// not match, so repeated calls end). Dependants of the jobs cancelled follow their
+    /// workflow's policy in the same transaction and are returned as `dependants`; `more`
+    /// says the filter matched more than `limit`. Finished jobs never match.
+    async fn job_cancel_many(
+        &self,
+        params: JobCancelManyParams,
+    ) -> Result<CancelManyOutcome, StoreError>;
+
     /// Time-driven moves, oldest first, up to `limit` of each: `scheduled → ready`
     /// (Promote) for jobs whose `run_at ≤ now`, and `scheduled | ready → expired` (Expire)
     /// for jobs whose `expires_at ≤ now`.

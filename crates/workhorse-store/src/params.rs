@@ -193,6 +193,42 @@ pub struct JobRedriveParams {
     pub selector: RedriveSelector,
 }
 
+/// Which jobs a cancel by filter takes: unfinished jobs of `queue` and/or `task` in `state`
+/// (`None`: every state Cancel leaves, `running` included), oldest first, up to `limit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelFilter {
+    pub queue: Option<String>,
+    pub task: Option<String>,
+    pub state: Option<JobState>,
+    /// Required to match every job of every queue and task (no `queue`, no `task`), so that
+    /// an empty filter never cancels everything by accident.
+    pub all: bool,
+    /// 1 to [`workhorse_core::limits::MAX_CANCEL_BATCH`].
+    pub limit: u32,
+}
+
+/// For [`crate::Store::job_cancel_many`].
+#[derive(Debug, Clone)]
+pub struct JobCancelManyParams {
+    pub now: Timestamp,
+    pub filter: CancelFilter,
+}
+
+/// What [`crate::Store::job_cancel_many`] did, in one transaction.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CancelManyOutcome {
+    /// The jobs cancelled at once (they were scheduled, ready or waiting), oldest first.
+    pub cancelled: Vec<Job>,
+    /// The running jobs flagged `cancel_requested`, oldest first: each becomes `cancelled`
+    /// when its worker stops it.
+    pub cancel_requested: Vec<Job>,
+    /// More jobs matched the filter than its limit: another call takes the next ones.
+    pub more: bool,
+    /// The workflow jobs the same transaction moved out of `waiting` (see
+    /// [`crate::Workflow`]'s fan-in rule), as they are after the commit.
+    pub dependants: Vec<Job>,
+}
+
 /// For [`crate::Store::job_promote_due`].
 #[derive(Debug, Clone)]
 pub struct JobPromoteDueParams {

@@ -9,11 +9,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use workhorse_core::{Job, JobId, Timestamp, WorkflowId};
 use workhorse_store::{
-    AckManyOutcome, CancelOutcome, Fire, HeartbeatOutcome, Inserted, JobAckManyParams,
-    JobCancelParams, JobDeleteFinishedParams, JobFetchParams, JobHeartbeatManyParams,
-    JobInsertManyParams, JobListParams, JobPage, JobPromoteDueParams, JobRedriveParams,
-    JobReleaseManyParams, JobRescueParams, PromoteOutcome, QueueInfo, QueueListParams,
-    QueueUpdateParams, RescueOutcome, Schedule, ScheduleFireDueParams, ScheduleHistoryParams,
+    AckManyOutcome, CancelManyOutcome, CancelOutcome, Fire, HeartbeatOutcome, Inserted,
+    JobAckManyParams, JobCancelManyParams, JobCancelParams, JobDeleteFinishedParams,
+    JobFetchParams, JobHeartbeatManyParams, JobInsertManyParams, JobListParams, JobPage,
+    JobPromoteDueParams, JobRedriveParams, JobReleaseManyParams, JobRescueParams, PromoteOutcome,
+    QueueInfo, QueueListParams, QueueUpdateParams, RescueOutcome, Schedule,
+    ScheduleDeclareSetParams, ScheduleFireDueParams, ScheduleHistoryParams, ScheduleSetDeclared,
     ScheduleSetPausedParams, ScheduleTriggerParams, ScheduleUpsertParams, ScheduleUpserted, Store,
     StoreError, Workflow, WorkflowCancelParams, WorkflowInsertParams,
 };
@@ -142,6 +143,13 @@ impl<S: Store> Store for FaultyStore<S> {
         write!(self, job_redrive(params))
     }
 
+    async fn job_cancel_many(
+        &self,
+        params: JobCancelManyParams,
+    ) -> Result<CancelManyOutcome, StoreError> {
+        write!(self, job_cancel_many(params))
+    }
+
     async fn job_promote_due(
         &self,
         params: JobPromoteDueParams,
@@ -180,6 +188,13 @@ impl<S: Store> Store for FaultyStore<S> {
         params: ScheduleUpsertParams,
     ) -> Result<ScheduleUpserted, StoreError> {
         write!(self, schedule_upsert(params))
+    }
+
+    async fn schedule_declare_set(
+        &self,
+        params: ScheduleDeclareSetParams,
+    ) -> Result<ScheduleSetDeclared, StoreError> {
+        write!(self, schedule_declare_set(params))
     }
 
     async fn schedule_get(&self, name: &str) -> Result<Option<Schedule>, StoreError> {

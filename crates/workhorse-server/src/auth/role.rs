@@ -108,6 +108,7 @@ pub fn required_role(method: &Method, route: Option<&str>, path: &str) -> Option
             "/v1/jobs"
             | "/v1/jobs/batch"
             | "/v1/jobs/redrive"
+            | "/v1/jobs/cancel"
             | "/v1/jobs/{id}/cancel"
             | "/v1/jobs/{id}/retry"
             | "/v1/schedules/{name}/trigger"

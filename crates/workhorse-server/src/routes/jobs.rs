@@ -1,4 +1,5 @@
-//! Producer routes: enqueue, read, list, wait for a result, cancel, retry, redrive.
+//! Producer routes: enqueue, read, list, wait for a result, cancel (one or by filter),
+//! retry, redrive.
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -9,10 +10,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use std::time::Duration;
 use workhorse_core::{JobId, JobState, limits};
-use workhorse_engine::{EngineError, JobListParams, RedriveSelector};
+use workhorse_engine::{CancelFilter, EngineError, JobListParams, RedriveSelector};
 use workhorse_protocol::{
-    BatchEnqueueRequest, BatchEnqueueResponse, EnqueueRequest, JobListQuery, JobListResponse,
-    JobView, Problem, RedriveRequest, RedriveResponse, ResultQuery,
+    BatchEnqueueRequest, BatchEnqueueResponse, CancelManyRequest, CancelManyResponse,
+    EnqueueRequest, JobListQuery, JobListResponse, JobView, Problem, RedriveRequest,
+    RedriveResponse, ResultQuery,
 };
 
 /// How long `GET /v1/jobs/{id}/result` waits when `timeout_ms` is not given.
@@ -184,6 +186,36 @@ pub(crate) async fn cancel(
     JobIdPath(id): JobIdPath,
 ) -> Result<Json<JobView>, ApiError> {
     Ok(Json(state.engine.cancel(id).await?.into()))
+}
+
+/// Cancel the unfinished jobs a filter matches (`queue`, `task`, `state`: one of
+/// `scheduled`, `ready`, `waiting`, `running`, default all four), at most `limit` (default
+/// and maximum 10,000) in one transaction: all or nothing. Waiting jobs are cancelled at
+/// once, running ones are told on their next heartbeat; `more` says to call again. A
+/// filter naming neither queue nor task is refused unless `all` is true.
+#[utoipa::path(post, path = "/v1/jobs/cancel", tag = "jobs", request_body = CancelManyRequest,
+    responses(
+        (status = 200, description = "What the cancel did", body = CancelManyResponse),
+        (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad filter (a finished state, a limit out of range, no queue or task without `all`, an unknown field)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn cancel_many(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<CancelManyRequest>,
+) -> Result<Json<CancelManyResponse>, ApiError> {
+    let filter = CancelFilter {
+        queue: request.queue,
+        task: request.task,
+        state: request.state,
+        all: request.all,
+        limit: request.limit.unwrap_or(limits::MAX_CANCEL_BATCH as u32),
+    };
+    let outcome = state.engine.cancel_many(filter).await?;
+    Ok(Json(CancelManyResponse {
+        cancelled: outcome.cancelled.len(),
+        cancel_requested: outcome.cancel_requested.len(),
+        more: outcome.more,
+    }))
 }
 
 /// Run a dead, cancelled or expired job again with a fresh set of attempts (errors kept).

@@ -19,6 +19,7 @@ pub(crate) fn api() -> Router<AppState> {
         .route("/v1/jobs", post(jobs::enqueue).get(jobs::list))
         .route("/v1/jobs/batch", post(jobs::enqueue_batch))
         .route("/v1/jobs/redrive", post(jobs::redrive))
+        .route("/v1/jobs/cancel", post(jobs::cancel_many))
         .route("/v1/jobs/{id}", get(jobs::get))
         .route("/v1/jobs/{id}/result", get(jobs::result))
         .route("/v1/jobs/{id}/cancel", post(jobs::cancel))

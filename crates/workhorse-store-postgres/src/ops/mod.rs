@@ -2,6 +2,7 @@
 //! and is answered only after that transaction committed.
 
 pub(crate) mod admin;
+pub(crate) mod cancel_many;
 pub(crate) mod counts;
 pub(crate) mod fan_in;
 pub(crate) mod fetch;

@@ -46,7 +46,7 @@ pub(crate) fn cancel(
 
 /// Flags running job `id` for cancellation (it stays `running`, so no count changes); the
 /// job as it is now, or `None` if it no longer runs.
-fn request_cancel(conn: &Connection, id: JobId) -> Result<Option<Job>, Error> {
+pub(crate) fn request_cancel(conn: &Connection, id: JobId) -> Result<Option<Job>, Error> {
     let flagged = conn
         .prepare_cached(&SQL.request_cancel)?
         .execute([uuid_blob(&id.0)])?;

@@ -3,6 +3,7 @@
 //! or on a reader's connection.
 
 pub(crate) mod admin;
+pub(crate) mod cancel_many;
 pub(crate) mod fan_in;
 pub(crate) mod fetch;
 pub(crate) mod insert;

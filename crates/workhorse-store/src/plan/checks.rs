@@ -1,6 +1,6 @@
 //! The size and limit checks of requests, each refusing with a message for people.
 
-use crate::StoreError;
+use crate::{CancelFilter, StoreError};
 use workhorse_core::{Job, JobState, NewJob, Transition, limits};
 
 /// An insert holds at most [`limits::MAX_BATCH`] jobs.
@@ -71,6 +71,32 @@ pub fn redrive_state(asked: Option<JobState>) -> Result<JobState, StoreError> {
     Ok(state)
 }
 
+/// The states a cancel by filter takes its jobs from (the one asked, if Cancel leaves it;
+/// every state Cancel leaves otherwise), once its limit and scope are checked: 1 to
+/// [`limits::MAX_CANCEL_BATCH`] jobs, and a queue or a task unless `all` is set.
+pub fn cancel_states(filter: &CancelFilter) -> Result<Vec<JobState>, StoreError> {
+    if !(1..=limits::MAX_CANCEL_BATCH).contains(&(filter.limit as usize)) {
+        return Err(StoreError::Invalid(format!(
+            "limit must be between 1 and {}; got {}",
+            limits::MAX_CANCEL_BATCH,
+            filter.limit
+        )));
+    }
+    if filter.queue.is_none() && filter.task.is_none() && !filter.all {
+        return Err(StoreError::Invalid(
+            "a cancel by filter needs a queue or a task, or all to cancel every job".into(),
+        ));
+    }
+    let sources = Transition::Cancel.sources();
+    match filter.state {
+        None => Ok(sources.to_vec()),
+        Some(state) if sources.contains(&state) => Ok(vec![state]),
+        Some(state) => Err(StoreError::Invalid(format!(
+            "only scheduled, ready, waiting or running jobs can be cancelled, not {state} ones"
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +143,47 @@ mod tests {
             refusal(check_workflow_size(limits::MAX_WORKFLOW_JOBS + 1))
                 .starts_with("a workflow holds at most")
         );
+    }
+
+    #[test]
+    fn a_cancel_by_filter_is_bounded_scoped_and_takes_unfinished_jobs() {
+        let filter = CancelFilter {
+            queue: Some("q".into()),
+            task: None,
+            state: None,
+            all: false,
+            limit: limits::MAX_CANCEL_BATCH as u32,
+        };
+        let every = cancel_states(&filter).expect("every unfinished state");
+        assert_eq!(every.len(), 4);
+        assert!(every.iter().all(|state| !state.is_terminal()));
+        let ready = CancelFilter {
+            state: Some(JobState::Ready),
+            ..filter.clone()
+        };
+        assert_eq!(cancel_states(&ready).ok(), Some(vec![JobState::Ready]));
+        let dead = CancelFilter {
+            state: Some(JobState::Dead),
+            ..filter.clone()
+        };
+        assert!(refusal(cancel_states(&dead)).ends_with("not dead ones"));
+        for limit in [0, limits::MAX_CANCEL_BATCH as u32 + 1] {
+            let bad = CancelFilter {
+                limit,
+                ..filter.clone()
+            };
+            assert!(refusal(cancel_states(&bad)).starts_with("limit must be between 1"));
+        }
+        let unscoped = CancelFilter {
+            queue: None,
+            ..filter.clone()
+        };
+        assert!(refusal(cancel_states(&unscoped)).contains("needs a queue or a task"));
+        let all = CancelFilter {
+            all: true,
+            ..unscoped
+        };
+        assert!(cancel_states(&all).is_ok());
     }
 
     #[test]

@@ -1,10 +1,14 @@
 // Jobs: filter by queue, state and task; search by id or key; paged with the API's cursor.
+// Filtered by queue or task, every unfinished job matching can be cancelled (POST /v1/jobs/cancel).
 
-import { get, query } from '../api.js';
-import { h, mount, empty } from '../dom.js';
-import { STATES, dateTime, isUuid, relative, shortId } from '../format.js';
+import { get, post, query } from '../api.js';
+import { actionButton, h, mount, empty, toast } from '../dom.js';
+import { STATES, dateTime, isUuid, num, relative, shortId } from '../format.js';
+import { requestRefresh } from '../live.js';
 
 const PAGE = 50;
+/** The states a cancel takes jobs from. */
+const CANCELLABLE = ['scheduled', 'ready', 'waiting', 'running'];
 
 /** A state badge, the same everywhere. */
 export function stateBadge(job) {
@@ -85,13 +89,51 @@ export function setHash(path, filters) {
   location.hash = `#${path}${query(filters)}`;
 }
 
+function plural(n) {
+  return `${num(n)} job${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * "Cancel matching": shown when the filter names a queue or a task (never every job) and a
+ * state a cancel takes, or none. Two clicks: a bulk cancel is not something to do by accident.
+ */
+function cancelMatching(filters, done) {
+  const actions = h('div', { class: 'bulk' });
+  const shown = (filters.queue || filters.task) && !filters.q
+    && (!filters.state || CANCELLABLE.includes(filters.state));
+  let armedUntil = 0;
+  function draw() {
+    const armed = Date.now() < armedUntil;
+    const label = armed ? 'Click again to cancel all matching' : 'Cancel matching';
+    mount(actions, actionButton(label, { class: armed ? 'danger' : 'secondary', dataset: { action: 'cancel-matching' } }, async () => {
+      if (Date.now() >= armedUntil) {
+        armedUntil = Date.now() + 4000;
+        setTimeout(() => { if (actions.isConnected) draw(); }, 4100);
+        draw();
+        return;
+      }
+      armedUntil = 0;
+      const answer = await post('/v1/jobs/cancel', {
+        queue: filters.queue || undefined, task: filters.task || undefined, state: filters.state || undefined });
+      const told = answer.cancel_requested ? `; ${plural(answer.cancel_requested)} told to stop` : '';
+      toast(`Cancelled ${plural(answer.cancelled)}${told}${answer.more ? '. More match: cancel again.' : '.'}`);
+      draw();
+      requestRefresh();
+      await done();
+    }));
+  }
+  if (shown) draw();
+  return actions;
+}
+
 /** Renders the jobs page. */
 export function render(root, { params, shared }) {
   const filters = filtersFrom(params);
   const page = { cursor: null, stack: [], next: null };
   const bar = h('div');
   const list = h('div', { class: 'card table-card' }, h('div', { class: 'loading' }, 'Loading…'));
-  mount(root, h('header', { class: 'page-head' }, h('h1', {}, 'Jobs')), bar, list);
+  mount(root, h('header', { class: 'page-head' }, h('h1', {}, 'Jobs')), bar,
+    cancelMatching(filters, () => load()), list);
 
   let drawn = null;
   const drawBar = () => mount(bar, filterBar(filters, shared.queues, (f) => setHash('/jobs', f)));
