@@ -39,7 +39,8 @@ pub async fn unique_key_released_by_dead_cancelled_expired(store: &dyn Store) {
         })
         .await
         .expect("cancel")
-        .expect("a cancelled job");
+        .expect("a cancelled job")
+        .job;
     assert_eq!(cancelled.state, JobState::Cancelled);
     assert!(makes_new(store, at(2), "cancelled", &cancelled).await);
 

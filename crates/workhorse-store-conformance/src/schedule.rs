@@ -61,7 +61,7 @@ fn fire_times(fires: &[Fire]) -> Vec<Timestamp> {
     fires.iter().map(|f| f.fire_at).collect()
 }
 
-pub(crate) async fn job_of(store: &dyn Store, fire: &Fire) -> Job {
+pub(crate) async fn job_of_fire(store: &dyn Store, fire: &Fire) -> Job {
     match fire.outcome {
         FireOutcome::Job(id) => get(store, id).await,
         FireOutcome::Skipped(ref why) => panic!("the fire was skipped: {why}"),
@@ -120,7 +120,7 @@ pub async fn schedule_fire_makes_one_job_per_fire(store: &dyn Store) {
     assert!(fire_due(store, at(9)).await.is_empty());
     let fires = fire_due(store, at(10)).await;
     assert_eq!(fire_times(&fires), [at(10)]);
-    let job = job_of(store, &fires[0]).await;
+    let job = job_of_fire(store, &fires[0]).await;
     assert_eq!(job.state, JobState::Ready);
     assert_eq!(job.task, "tick");
     assert_eq!(job.priority, 3);
@@ -184,7 +184,7 @@ pub async fn schedule_overlap_skip(store: &dyn Store) {
     def.overlap = Overlap::Skip;
     upsert(store, t0(), def).await;
     let first = fire_due(store, at(10)).await;
-    let job = job_of(store, &first[0]).await;
+    let job = job_of_fire(store, &first[0]).await;
     let skipped = fire_due(store, at(20)).await;
     assert_eq!(
         skipped[0].outcome,
@@ -227,7 +227,7 @@ pub async fn schedule_pause_trigger_resume(store: &dyn Store) {
     let fire = store.schedule_trigger(trigger("s")).await.expect("trigger");
     let fire = fire.expect("the schedule exists");
     assert!(fire.triggered);
-    assert_eq!(job_of(store, &fire).await.scheduled_for, Some(at(36)));
+    assert_eq!(job_of_fire(store, &fire).await.scheduled_for, Some(at(36)));
     let none = store
         .schedule_trigger(trigger("nope"))
         .await

@@ -2,7 +2,7 @@
 //! deleted, while schedules made at run time and other owners' are never touched. And the
 //! task's options a schedule keeps for the jobs it makes.
 
-use super::schedule::{every_ten, fire_due, job_of, upsert};
+use super::schedule::{every_ten, fire_due, job_of_fire, upsert};
 use super::{at, json, t0};
 use std::time::Duration;
 use workhorse_core::{Backoff, Timestamp, clock};
@@ -148,7 +148,7 @@ pub async fn schedule_job_carries_the_task_options(store: &dyn Store) {
     assert_eq!(stored.definition, def);
 
     let fires = fire_due(store, at(10)).await;
-    let job = job_of(store, &fires[0]).await;
+    let job = job_of_fire(store, &fires[0]).await;
     assert_eq!(job.backoff, backoff);
     assert_eq!(
         job.expires_at,
