@@ -1,15 +1,14 @@
 //! `serve` with auth and TLS: auth on by default off loopback (and no start without a
 //! token), the bootstrap admin token, and HTTPS with a self-signed certificate.
 
+mod common;
+
+use common::GUARD;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use workhorse_node::{NodeError, Secret, ServeOptions, TlsFiles, serve};
-
-/// A guard against hanging forever if the node never starts or never stops.
-const GUARD: Duration = Duration::from_secs(10);
 
 const ADMIN: &str = "bootstrap-admin-token-for-tests-0123456789";
 
@@ -29,15 +28,10 @@ async fn start(dir: &Path, options: ServeOptions) -> Serving {
     };
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(serve(options, shutdown.clone()));
-    let deadline = tokio::time::Instant::now() + GUARD;
-    let addr = loop {
-        if let Ok(addr) = std::fs::read_to_string(&port_file) {
-            break addr.parse().expect("address");
-        }
-        assert!(!task.is_finished(), "serve stopped while starting");
-        assert!(tokio::time::Instant::now() < deadline, "no port file");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
+    let addr = common::announced_address(&port_file, &task)
+        .await
+        .parse()
+        .expect("address");
     Serving {
         addr,
         shutdown,

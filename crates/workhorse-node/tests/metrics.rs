@@ -4,15 +4,15 @@
     reason = "the samples compared are whole counts, exact in f64"
 )]
 
+mod common;
+
+use common::GUARD;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use workhorse_node::{NodeError, ServeOptions, serve};
-
-/// A guard against hanging forever if a node never starts or never stops.
-const GUARD: Duration = Duration::from_secs(10);
 
 /// A parsed exposition: (name, labels) → value.
 #[derive(Debug, Default)]
@@ -104,14 +104,7 @@ async fn serve_in(dir: &Path) -> Running {
     };
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(serve(options, shutdown.clone()));
-    let deadline = tokio::time::Instant::now() + GUARD;
-    let addr = loop {
-        if let Ok(addr) = std::fs::read_to_string(&port_file) {
-            break addr;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no port file");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
+    let addr = common::announced_address(&port_file, &task).await;
     Running {
         url: format!("http://{addr}"),
         http: reqwest::Client::new(),

@@ -1,10 +1,10 @@
 //! `serve`: what `workhorse serve` runs, on a free port announced through the port file.
 
-use std::time::Duration;
+mod common;
+
+use common::GUARD;
 use tokio_util::sync::CancellationToken;
 use workhorse_node::{ServeOptions, serve};
-
-const GUARD: Duration = Duration::from_secs(10);
 
 #[tokio::test]
 async fn serve_creates_the_database_announces_its_port_and_stops_gracefully() {
@@ -20,14 +20,7 @@ async fn serve_creates_the_database_announces_its_port_and_stops_gracefully() {
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(serve(options, shutdown.clone()));
 
-    let deadline = tokio::time::Instant::now() + GUARD;
-    let addr = loop {
-        if let Ok(addr) = std::fs::read_to_string(&port_file) {
-            break addr;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no port file");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
+    let addr = common::announced_address(&port_file, &server).await;
     assert!(addr.starts_with("127.0.0.1:"), "{addr}");
     let health = reqwest::get(format!("http://{addr}/healthz"))
         .await
